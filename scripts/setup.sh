@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a Debian machine: the system packages (as root, through
+# apt-get) and a virtual environment in .venv with the project and its development tools.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_install() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: need the Debian packages: $*; run as root or install them first" >&2
+        exit 1
+    fi
+    if [ -z "${LANET_APT_UPDATED:-}" ]; then
+        apt-get update -qq
+        export LANET_APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+missing=()
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+    apt_install "${missing[@]}"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+stamp=.venv/.lanet-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+    touch "$stamp"
+fi

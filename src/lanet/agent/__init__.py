@@ -1,0 +1,1 @@
+"""The LANET endpoint agent."""

@@ -1,0 +1,102 @@
+"""The agent's ``agent_config.json``: exactly the seed's sections and keys, typed and validated.
+
+Unknown keys are refused (``extra="forbid"``): in a hand-edited file a misspelt key is a mistake to
+report, not a field to ignore silently.
+"""
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lanet.protocol.common import UUIDStr
+from lanet.protocol.registration import LogLevel, ScriptType, default_script_types
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3, "GB": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """Turn the seed's ``"10MB"`` style into bytes (binary units, as log rotation tools use)."""
+    match = _SIZE_RE.match(text)
+    if not match or match.group(2).upper() not in _SIZE_UNITS:
+        raise ValueError(f"{text!r} is not a size such as '10MB', '512KB' or '1GB'")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class AgentSection(_Section):
+    version: str = Field(default="1.0.0", max_length=32)
+    asset_id: UUIDStr | None = None
+    client_id: UUIDStr | None = None
+    site_id: UUIDStr | None = None
+
+
+class BackendSection(_Section):
+    url: str = Field(default="https://helpdesk.lanet.mx/api", pattern=r"^https?://\S+$", max_length=2048)
+    timeout: Annotated[float, Field(gt=0, le=600)] = 30
+    retry_attempts: Annotated[int, Field(ge=0, le=100)] = 3
+    retry_delay: Annotated[float, Field(ge=0, le=3600)] = 5
+
+
+class HeartbeatSection(_Section):
+    interval: Annotated[int, Field(ge=10, le=86_400)] = 60
+    enabled: bool = True
+    include_metrics: bool = True
+    include_logs: bool = True
+
+
+class MonitoringSection(_Section):
+    enabled: bool = True
+    cpu_threshold: Annotated[float, Field(ge=1, le=100)] = 90
+    memory_threshold: Annotated[float, Field(ge=1, le=100)] = 90
+    disk_threshold: Annotated[float, Field(ge=1, le=100)] = 85
+    service_monitoring: bool = True
+    process_monitoring: bool = False
+
+
+class ScriptsSection(_Section):
+    enabled: bool = True
+    allowed_types: list[ScriptType] = Field(default_factory=default_script_types)
+    timeout: Annotated[int, Field(ge=1, le=86_400)] = 300
+    max_concurrent: Annotated[int, Field(ge=1, le=32)] = 3
+
+
+class LoggingSection(_Section):
+    level: LogLevel = "INFO"
+    file_path: str = Field(default="C:\\ProgramData\\LANETAgent\\logs\\agent.log", max_length=1024)
+    max_size: str = "10MB"
+    backup_count: Annotated[int, Field(ge=0, le=100)] = 5
+    send_to_backend: bool = True
+
+    @field_validator("max_size")
+    @classmethod
+    def _size_is_readable(cls, value: str) -> str:
+        if parse_size(value) < 4096:
+            raise ValueError("must be at least 4KB")
+        return value
+
+    @property
+    def max_bytes(self) -> int:
+        return parse_size(self.max_size)
+
+
+class SecuritySection(_Section):
+    verify_ssl: bool = True
+    jwt_refresh_threshold: Annotated[int, Field(ge=0, le=86_400)] = 3600
+    encryption_enabled: bool = True
+
+
+class AgentConfig(_Section):
+    """The whole file. Defaults are the seed's example values."""
+
+    agent: AgentSection = Field(default_factory=AgentSection)
+    backend: BackendSection = Field(default_factory=BackendSection)
+    heartbeat: HeartbeatSection = Field(default_factory=HeartbeatSection)
+    monitoring: MonitoringSection = Field(default_factory=MonitoringSection)
+    scripts: ScriptsSection = Field(default_factory=ScriptsSection)
+    logging: LoggingSection = Field(default_factory=LoggingSection)
+    security: SecuritySection = Field(default_factory=SecuritySection)

@@ -1,0 +1,33 @@
+"""The Flask app factory: a flat list of ``init_app`` steps (flaskr's shape)."""
+
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from lanet.server.api import errors
+from lanet.server.blueprints import agents, meta
+from lanet.server.db import Database
+from lanet.server.services.credentials import Keys
+from lanet.server.settings import Settings
+from lanet.server.state import AppState
+
+
+def create_app(settings: Settings | None = None, *, proxy_hops: int = 0) -> Flask:
+    """Build the app. ``settings`` defaults to the environment (``LANET_*``)."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["lanet"] = AppState(
+        settings=settings,
+        db=Database(settings.database_url, async_telemetry=settings.telemetry_async_commit),
+        keys=Keys(settings.secret_key),
+    )
+    if proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops, x_host=proxy_hops)  # type: ignore[method-assign]
+    errors.init_app(app)
+    app.register_blueprint(agents.bp)
+    app.register_blueprint(meta.bp)
+    logging.getLogger("lanet").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,182 @@
+"""The agent API (seed: "APIs disponibles para el agente") and our additions for agents."""
+
+from flask import request
+from pydantic import Field
+
+from lanet.protocol.common import UUIDStr, WireModel
+from lanet.protocol.errors import TOKEN_REFUSAL_REASONS, ErrorCode
+from lanet.protocol.heartbeat import HeartbeatRequest, HeartbeatResponse
+from lanet.protocol.registration import (
+    HardwareInfo,
+    RefreshRequest,
+    RefreshResponse,
+    RegisterRequest,
+    RegisterResponse,
+)
+from lanet.server.api.agent_auth import client_ip, count_failure, require_agent, require_own_asset
+from lanet.server.api.errors import ApiError
+from lanet.server.api.operations import ApiBlueprint
+from lanet.server.models import Asset
+from lanet.server.models.base import utcnow
+from lanet.server.services import ratelimit, registration, telemetry
+from lanet.server.services.credentials import issue_agent_jwt, refresh_matches
+from lanet.server.services.inventory import apply_inventory
+from lanet.server.state import state
+
+bp = ApiBlueprint("agents", __name__, url_prefix="/api/agents", tag="agents")
+
+_REFUSAL_STATUS = {ErrorCode.TOKEN_MALFORMED: 400}
+
+
+def _limit(key: str) -> None:
+    """Count a request against ``key`` with the agent-endpoint limit; 429 past it."""
+    app = state()
+    with app.db.engine.begin() as conn:
+        verdict = ratelimit.hit(conn, key, app.settings.agent_rate, utcnow())
+    if not verdict.allowed:
+        raise ApiError(
+            429,
+            ErrorCode.RATE_LIMITED,
+            "Too many requests",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
+
+
+def _backend_url() -> str:
+    return state().settings.public_url or (request.host_url.rstrip("/") + "/api")
+
+
+@bp.operation(
+    "/register-with-token",
+    summary="Register a machine with an install token",
+    body=RegisterRequest,
+    response=RegisterResponse,
+    status=201,
+    errors=(403,),
+)
+def register_with_token(body: RegisterRequest) -> RegisterResponse:
+    """Validates the token (malformed 400; unknown, inactive, expired or used up 403), creates the asset
+    or returns the existing one for the same machine, and answers the agent JWT, its config and a
+    refresh credential. Every attempt is recorded in the token's usage history."""
+    app = state()
+    with app.db.engine.begin() as conn:
+        verdict = ratelimit.hit(conn, f"register:{client_ip()}", app.settings.register_rate, utcnow())
+    if not verdict.allowed:
+        raise ApiError(
+            429,
+            ErrorCode.RATE_LIMITED,
+            "Too many registration attempts from this address",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
+    try:
+        result = registration.register(
+            app.db,
+            app.keys,
+            body,
+            registration.Caller(client_ip(), request.headers.get("User-Agent")),
+            backend_url=_backend_url(),
+            default_interval=app.settings.heartbeat_interval,
+        )
+    except registration.RegistrationRefusedError as exc:
+        raise ApiError(
+            _REFUSAL_STATUS.get(exc.code, 403),
+            exc.code,
+            f"Registration refused: {TOKEN_REFUSAL_REASONS[exc.code]}",
+        ) from None
+    return result
+
+
+@bp.operation(
+    "/heartbeat",
+    summary="Send status, alerts and logs; receive commands and config updates",
+    body=HeartbeatRequest,
+    response=HeartbeatResponse,
+    auth="agent",
+)
+def heartbeat(body: HeartbeatRequest) -> HeartbeatResponse:
+    """Stores the status as the asset's current state and as a metric sample, opens and resolves
+    alerts, stores logs. A repeated ``message_id`` is acknowledged without being stored twice."""
+    claims = require_agent()
+    require_own_asset(claims, body.asset_id)
+    app = state()
+    try:
+        result = telemetry.record_heartbeat(
+            app.db,
+            claims.asset_id,
+            body,
+            ip_address=client_ip(),
+            rate=app.settings.agent_rate,
+        )
+    except telemetry.AssetGoneError:
+        raise ApiError(401, ErrorCode.AUTH_INVALID, "This asset is no longer registered") from None
+    if isinstance(result, telemetry.RateLimited):
+        raise ApiError(
+            429,
+            ErrorCode.RATE_LIMITED,
+            "Heartbeats too frequent",
+            headers={"Retry-After": str(result.retry_after)},
+        )
+    return result
+
+
+@bp.operation(
+    "/token/refresh",
+    summary="Trade the refresh credential for a fresh agent JWT",
+    body=RefreshRequest,
+    response=RefreshResponse,
+    errors=(401,),
+)
+def refresh_token(body: RefreshRequest) -> RefreshResponse:
+    """For an agent whose JWT is near or past expiry; never creates an asset."""
+    app = state()
+    _limit(f"refresh:{client_ip()}")
+    with app.db.sessions() as session:  # read-only: no write lock held while counting a failure
+        asset = session.get(Asset, body.asset_id)
+        valid = (
+            asset is not None
+            and asset.retired_at is None
+            and refresh_matches(app.keys, body.refresh_token, asset.refresh_digest)
+        )
+    if not valid or asset is None:
+        raise count_failure(ErrorCode.REFRESH_INVALID, "The refresh credential is not valid for this asset")
+    token, expires = issue_agent_jwt(
+        app.keys,
+        asset_id=asset.id,
+        client_id=asset.client_id,
+        site_id=asset.site_id,
+        computer_name=asset.computer_name,
+        now=utcnow(),
+    )
+    return RefreshResponse(agent_token=token, token_expires_at=expires)
+
+
+class InventoryUpload(WireModel):
+    asset_id: UUIDStr
+    hardware_info: HardwareInfo
+
+
+class InventoryAck(WireModel):
+    changed: bool = Field(description="False when the inventory equals the stored one")
+    inventory_digest: str
+
+
+@bp.operation(
+    "/inventory",
+    summary="Upload the full inventory (hardware, software, services, updates)",
+    body=InventoryUpload,
+    response=InventoryAck,
+    auth="agent",
+)
+def inventory(body: InventoryUpload) -> InventoryAck:
+    """Sent at registration, whenever the inventory's digest changes, and at least daily."""
+    claims = require_agent()
+    require_own_asset(claims, body.asset_id)
+    _limit(f"inventory:{claims.asset_id}")
+    app = state()
+    with app.db.session() as session:
+        asset = session.get(Asset, claims.asset_id)
+        if asset is None or asset.retired_at is not None:
+            raise ApiError(401, ErrorCode.AUTH_INVALID, "This asset is no longer registered")
+        changed = apply_inventory(session, asset, body.hardware_info, utcnow())
+        digest = asset.inventory_digest or ""
+    return InventoryAck(changed=changed, inventory_digest=digest)

@@ -1,0 +1,376 @@
+"""``lanet-server``: the operators' command line. Verbs are stable; operators script them.
+
+Every command that changes something is audited with the actor ``cli:<os user>``.
+"""
+
+import argparse
+import contextlib
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+import lanet
+from lanet.protocol.common import format_timestamp
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:
+        return "cli:unknown"
+
+
+def _settings() -> Any:
+    from lanet.server.settings import Settings
+
+    return Settings.from_env()
+
+
+def _db() -> Any:
+    from lanet.server.db import Database
+
+    return Database(_settings().database_url)
+
+
+def _keys() -> Any:
+    from lanet.server.services.credentials import Keys
+
+    return Keys(_settings().secret_key)
+
+
+def _ts(value: datetime | None) -> str:
+    return format_timestamp(value) if value else "-"
+
+
+def _table(rows: list[list[Any]], headers: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+class CliError(Exception):
+    """A user error: printed without a traceback, exit status 2."""
+
+
+# --- db -------------------------------------------------------------------------------------------
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from lanet.server.migrate import current, upgrade
+
+    url = _settings().database_url
+    upgrade(url, args.revision)
+    print(f"database at revision {current(url)}")
+    return 0
+
+
+def cmd_db_current(_args: argparse.Namespace) -> int:
+    from lanet.server.migrate import current
+
+    print(current(_settings().database_url) or "(empty)")
+    return 0
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    from lanet.server.services.tokens import create_token
+
+    db = _db()
+    try:
+        with db.session() as session:
+            created = create_token(
+                session,
+                _keys(),
+                client_name=args.client,
+                site_name=args.site,
+                actor=_actor(),
+                max_uses=args.max_uses,
+                expires_days=args.expires_days,
+                description=args.description,
+            )
+            record = created.record
+            print(f"client:   {record.client.name} ({record.client_id})")
+            print(f"site:     {record.site.name} ({record.site_id})")
+            print(f"token id: {record.id}")
+            print(f"expires:  {_ts(record.expires_at)}   max uses: {record.max_uses or 'unlimited'}")
+            print(created.token)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    from lanet.server.models.base import utcnow
+    from lanet.server.services.tenancy import get_client
+    from lanet.server.services.tokens import list_tokens, token_state
+
+    db = _db()
+    now = utcnow()
+    with db.session() as session:
+        client_id = None
+        if args.client:
+            client = get_client(session, args.client)
+            if client is None:
+                raise CliError(f"no client with id or name {args.client!r}")
+            client_id = client.id
+        tokens = list_tokens(session, client_id)
+        records: list[dict[str, Any]] = [
+            {
+                "id": t.id,
+                "token": t.hint,
+                "client": t.client.name,
+                "site": t.site.name,
+                "state": token_state(t, now),
+                "usage_count": t.usage_count,
+                "max_uses": t.max_uses,
+                "expires_at": _ts(t.expires_at) if t.expires_at else None,
+                "last_used_at": _ts(t.last_used_at) if t.last_used_at else None,
+                "created_at": _ts(t.created_at),
+            }
+            for t in tokens
+        ]
+    if args.json:
+        print(json.dumps(records, indent=2))
+    else:
+        print(
+            _table(
+                [
+                    [
+                        r["id"],
+                        r["token"],
+                        r["client"],
+                        r["site"],
+                        r["state"],
+                        f"{r['usage_count']}/{r['max_uses'] or '∞'}",
+                        r["expires_at"] or "-",
+                    ]
+                    for r in records
+                ],
+                ["ID", "TOKEN", "CLIENT", "SITE", "STATE", "USES", "EXPIRES"],
+            )
+        )
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    from lanet.server.services.tokens import find_token, revoke_token
+
+    db = _db()
+    with db.session() as session:
+        record = find_token(session, _keys(), args.token)
+        if record is None:
+            raise CliError(f"no token matches {args.token!r} (give the token or its id)")
+        changed = revoke_token(session, record, _actor())
+        print(f"token {record.hint} ({record.id}) {'revoked' if changed else 'was already inactive'}")
+    return 0
+
+
+# --- assets ---------------------------------------------------------------------------------------
+def cmd_assets_list(args: argparse.Namespace) -> int:
+    from lanet.server.models import Asset
+    from lanet.server.services.telemetry import mark_offline
+
+    db = _db()
+    mark_offline(db)
+    with db.session() as session:
+        assets = session.scalars(
+            select(Asset)
+            .options(joinedload(Asset.client), joinedload(Asset.site))
+            .order_by(Asset.computer_name)
+        ).all()
+        records: list[dict[str, Any]] = [
+            {
+                "asset_id": a.id,
+                "computer_name": a.computer_name,
+                "client": a.client.name,
+                "site": a.site.name,
+                "agent_status": a.agent_status,
+                "last_seen": _ts(a.last_seen) if a.last_seen else None,
+            }
+            for a in assets
+        ]
+    if args.json:
+        print(json.dumps(records, indent=2))
+    else:
+        print(
+            _table(
+                [
+                    [
+                        r["asset_id"],
+                        r["computer_name"],
+                        r["client"],
+                        r["site"],
+                        r["agent_status"],
+                        r["last_seen"] or "-",
+                    ]
+                    for r in records
+                ],
+                ["ASSET ID", "COMPUTER", "CLIENT", "SITE", "STATUS", "LAST SEEN"],
+            )
+        )
+    return 0
+
+
+# --- config ---------------------------------------------------------------------------------------
+def _parse_value(text: str) -> Any:
+    """JSON when it parses (30, true, ["bash"]), otherwise the text itself (DEBUG, 02:00)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def cmd_config_set(args: argparse.Namespace) -> int:
+    from lanet.protocol.config_updates import UnknownConfigKeyError
+    from lanet.server.api.errors import details_from_validation
+    from lanet.server.services.config_push import ScopeNotFoundError, resolve_scope, set_override
+
+    db = _db()
+    try:
+        with db.session() as session:
+            scope = resolve_scope(session, args.scope, args.id)
+            revision = set_override(session, scope, args.key, _parse_value(args.value), _actor())
+    except ScopeNotFoundError as exc:
+        raise CliError(str(exc)) from None
+    except UnknownConfigKeyError:
+        from lanet.protocol.config_updates import CONFIG_KEYS
+
+        raise CliError(f"unknown key {args.key!r}; known keys: {', '.join(sorted(CONFIG_KEYS))}") from None
+    except ValidationError as exc:
+        problems = "; ".join(d.message for d in details_from_validation(exc))
+        raise CliError(f"invalid value for {args.key}: {problems}") from None
+    print(f"{args.scope} {scope.id}: {args.key} = {_parse_value(args.value)!r} (revision {revision})")
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    from lanet.server.services.config_push import ScopeNotFoundError, list_overrides, resolve_scope
+
+    db = _db()
+    try:
+        with db.session() as session:
+            scope = resolve_scope(session, args.scope, args.id)
+            rows = [
+                [o.key, json.dumps(o.value["v"]), str(o.revision), o.updated_by]
+                for o in list_overrides(session, scope)
+            ]
+    except ScopeNotFoundError as exc:
+        raise CliError(str(exc)) from None
+    print(_table(rows, ["KEY", "VALUE", "REVISION", "BY"]))
+    return 0
+
+
+# --- maintenance ----------------------------------------------------------------------------------
+def cmd_maintenance(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    from lanet.server.serve import maintenance_loop, maintenance_pass
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [maintenance] %(message)s")
+    if not args.loop:
+        maintenance_pass(_db())
+        return 0
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        maintenance_loop(_settings(), stop)
+    return 0
+
+
+# --- serve ----------------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from lanet.server.serve import serve
+
+    if bool(args.certfile) != bool(args.keyfile):
+        raise CliError("--certfile and --keyfile go together")
+    serve(
+        args.host,
+        args.port,
+        workers=args.workers,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lanet-server", description="LANET backend module")
+    parser.add_argument("--version", action="version", version=f"lanet-server {lanet.__version__}")
+    sub = parser.add_subparsers(dest="group", required=True)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="verb", required=True)
+    up = db.add_parser("upgrade", help="apply migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+    db.add_parser("current", help="show the schema revision").set_defaults(func=cmd_db_current)
+
+    tokens = sub.add_parser("tokens", help="install tokens").add_subparsers(dest="verb", required=True)
+    create = tokens.add_parser("create", help="create a token (prints it alone on the last line)")
+    create.add_argument("--client", required=True, help="client name (created if missing)")
+    create.add_argument("--site", required=True, help="site name (created if missing)")
+    create.add_argument("--max-uses", type=int)
+    create.add_argument("--expires-days", type=int)
+    create.add_argument("--description")
+    create.set_defaults(func=cmd_tokens_create)
+    tlist = tokens.add_parser("list", help="list tokens (masked)")
+    tlist.add_argument("--client")
+    tlist.add_argument("--json", action="store_true")
+    tlist.set_defaults(func=cmd_tokens_list)
+    revoke = tokens.add_parser("revoke", help="deactivate a token")
+    revoke.add_argument("token", help="the token, or its id")
+    revoke.set_defaults(func=cmd_tokens_revoke)
+
+    assets = sub.add_parser("assets", help="registered machines").add_subparsers(dest="verb", required=True)
+    alist = assets.add_parser("list")
+    alist.add_argument("--json", action="store_true")
+    alist.set_defaults(func=cmd_assets_list)
+
+    config = sub.add_parser("config", help="configuration pushed to agents").add_subparsers(
+        dest="verb", required=True
+    )
+    cset = config.add_parser("set", help="push KEY=VALUE to a client, site or asset")
+    cset.add_argument("--scope", choices=["client", "site", "asset"], required=True)
+    cset.add_argument("--id", required=True, help="id (or, for a client, its name)")
+    cset.add_argument("key")
+    cset.add_argument("value", help='JSON (30, true, ["bash"]) or plain text (DEBUG)')
+    cset.set_defaults(func=cmd_config_set)
+    cshow = config.add_parser("show", help="overrides set on a client, site or asset")
+    cshow.add_argument("--scope", choices=["client", "site", "asset"], required=True)
+    cshow.add_argument("--id", required=True)
+    cshow.set_defaults(func=cmd_config_show)
+
+    maint = sub.add_parser("maintenance", help="mark silent assets offline (once, or --loop)")
+    maint.add_argument("--loop", action="store_true", help="repeat every 30 s until stopped")
+    maint.set_defaults(func=cmd_maintenance)
+
+    srv = sub.add_parser("serve", help="run the HTTP(S) server")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8000)
+    srv.add_argument("--workers", type=int)
+    srv.add_argument("--certfile")
+    srv.add_argument("--keyfile")
+    srv.add_argument("--access-log", action="store_true")
+    srv.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"lanet-server: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

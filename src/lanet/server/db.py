@@ -1,0 +1,88 @@
+"""Engine and session handling, the same for SQLite and PostgreSQL.
+
+SQLite gets WAL, a busy timeout and enforced foreign keys on every connection, which is what lets
+several gunicorn workers share one file safely.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create the engine with the per-dialect settings we rely on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            poolclass=NullPool if ":memory:" not in url else None,
+            **kwargs,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Python's sqlite3 opens transactions lazily in its own way; let SQLAlchemy emit BEGIN.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead of
+            # one failing with "database is locked" when it upgrades a read lock.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, **kwargs)
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+class Database:
+    """The engine plus a session factory; one per app.
+
+    On PostgreSQL a second, small pool serves the heartbeat's hot path: its connections run in
+    autocommit (the common heartbeat is one statement, so BEGIN/COMMIT would double its round trips),
+    skip the pre-ping round trip, and may commit asynchronously (``synchronous_commit = off``).
+    Everything durable (registrations, tickets, command results, audit) uses ``engine``.
+    """
+
+    def __init__(self, url: str, *, async_telemetry: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.telemetry = self.engine
+        if self.engine.dialect.name == "postgresql":
+            options = {"options": "-c synchronous_commit=off"} if async_telemetry else {}
+            self.telemetry = create_engine(
+                url, pool_size=2, max_overflow=4, connect_args=options, isolation_level="AUTOCOMMIT"
+            )
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on any exception."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.telemetry is not self.engine:
+            self.telemetry.dispose()

@@ -1,0 +1,28 @@
+"""SQLAlchemy 2 typed models. Table names follow the seed's backend (``clients``, ``sites``,
+``agent_installation_tokens``, ``agent_token_usage_history``, ``assets``)."""
+
+from lanet.server.models.assets import AgentLog, Alert, Asset, AssetService, AssetSoftware, MetricSample
+from lanet.server.models.audit import AuditEntry
+from lanet.server.models.base import Base
+from lanet.server.models.config import ConfigChange, ConfigOverride
+from lanet.server.models.ratelimit import RateLimitBucket
+from lanet.server.models.tenancy import Client, Site
+from lanet.server.models.tokens import InstallToken, TokenUsage
+
+__all__ = [
+    "AgentLog",
+    "Alert",
+    "Asset",
+    "AssetService",
+    "AssetSoftware",
+    "AuditEntry",
+    "Base",
+    "Client",
+    "ConfigChange",
+    "ConfigOverride",
+    "InstallToken",
+    "MetricSample",
+    "RateLimitBucket",
+    "Site",
+    "TokenUsage",
+]

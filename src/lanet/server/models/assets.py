@@ -1,0 +1,180 @@
+"""Assets (the machines running the agent), their inventory, telemetry, alerts and agent logs.
+
+``assets`` holds the current state of each machine, written by every heartbeat; history goes to
+``metric_samples``. The telemetry tables (``metric_samples``, ``agent_logs``) are only reached through
+``services.telemetry``, so moving them to a time-series engine changes one module.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lanet.server.models.base import Base, JSONType, utcnow, uuid_pk
+from lanet.server.models.tenancy import Client, Site
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+# Agent status values shown to technicians and customers.
+STATUS_ONLINE = "online"
+STATUS_WARNING = "warning"
+STATUS_OFFLINE = "offline"
+STATUS_NEVER = "registered"
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+    __table_args__ = (UniqueConstraint("client_id", "fingerprint"),)
+
+    id: Mapped[str] = uuid_pk()
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), doc="sha256 of the machine's stable identity")
+    computer_name: Mapped[str] = mapped_column(String(255))
+    os: Mapped[str | None] = mapped_column(String(255))
+    os_version: Mapped[str | None] = mapped_column(String(128))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    assigned_user: Mapped[str | None] = mapped_column(String(255))
+    hardware: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="Latest hardware_info, sans lists")
+    updates: Mapped[dict[str, Any] | None]
+    inventory_digest: Mapped[str | None] = mapped_column(String(64))
+    inventory_at: Mapped[datetime | None]
+    agent_version: Mapped[str | None] = mapped_column(String(32))
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+    refresh_digest: Mapped[str | None] = mapped_column(String(64))
+
+    # Current state, written by each heartbeat.
+    agent_status: Mapped[str] = mapped_column(String(16), default=STATUS_NEVER, index=True)
+    last_seen: Mapped[datetime | None] = mapped_column(index=True)
+    heartbeat_interval: Mapped[int] = mapped_column(Integer, default=60)
+    offline_deadline: Mapped[int | None] = mapped_column(
+        BigInteger, index=True, doc="Unix time after which the asset counts as offline (3 missed beats)"
+    )
+    cpu_usage: Mapped[float | None] = mapped_column(Float)
+    memory_usage: Mapped[float | None] = mapped_column(Float)
+    disk_usage: Mapped[float | None] = mapped_column(Float)
+    uptime: Mapped[int | None] = mapped_column(BigInteger)
+    last_boot: Mapped[datetime | None]
+    services_status: Mapped[list[Any] | None] = mapped_column(JSONType)
+    open_alerts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+    # Pushed configuration: the newest revision that applies to this asset, and the one it applied.
+    config_revision_pending: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    config_revision_applied: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+    # Per-asset fixed-window request counter, kept on the row the heartbeat updates anyway.
+    rate_window_start: Mapped[datetime | None]
+    rate_window_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+    client: Mapped[Client] = relationship()
+    site: Mapped[Site] = relationship()
+
+
+class AssetSoftware(Base):
+    __tablename__ = "asset_software"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(512))
+    version: Mapped[str | None] = mapped_column(String(128))
+    publisher: Mapped[str | None] = mapped_column(String(255))
+    install_date: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[str | None] = mapped_column(String(64))
+
+
+class AssetService(Base):
+    __tablename__ = "asset_services"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    startup: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class MetricSample(Base):
+    """One heartbeat's metrics. ``message_id`` makes a replayed heartbeat a no-op."""
+
+    __tablename__ = "metric_samples"
+    __table_args__ = (
+        Index("ix_metric_samples_asset_id_sampled_at", "asset_id", "sampled_at"),
+        UniqueConstraint("asset_id", "message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    message_id: Mapped[str | None] = mapped_column(String(36))
+    sampled_at: Mapped[datetime]
+    cpu_usage: Mapped[float | None] = mapped_column(Float)
+    memory_usage: Mapped[float | None] = mapped_column(Float)
+    disk_usage: Mapped[float | None] = mapped_column(Float)
+    network_usage: Mapped[float | None] = mapped_column(Float)
+    uptime: Mapped[int | None] = mapped_column(BigInteger)
+    temperature: Mapped[float | None] = mapped_column(Float)
+    processes_count: Mapped[int | None] = mapped_column(Integer)
+    threads_count: Mapped[int | None] = mapped_column(Integer)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(doc="disks and top processes, when sent")
+
+
+ALERT_OPEN = "open"
+ALERT_RESOLVED = "resolved"
+
+
+class Alert(Base):
+    """At most one open alert per asset, type and resource (a partial unique index enforces it)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_open_asset_type_resource",
+            "asset_id",
+            "type",
+            "resource",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(255), default="")
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    current_value: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default=ALERT_OPEN)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+    asset: Mapped[Asset] = relationship()
+
+
+class AgentLog(Base):
+    __tablename__ = "agent_logs"
+    __table_args__ = (Index("ix_agent_logs_asset_id_logged_at", "asset_id", "logged_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    logged_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    level: Mapped[str] = mapped_column(String(16))
+    logger: Mapped[str | None] = mapped_column(String(128))
+    message: Mapped[str] = mapped_column(Text)

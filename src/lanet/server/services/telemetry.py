@@ -1,0 +1,360 @@
+"""The heartbeat's hot path: current state, metric samples, alerts and agent logs.
+
+Written with SQLAlchemy Core in one transaction. The common case (no alerts, no logs, nothing
+pending) costs two statements: one ``UPDATE assets ... RETURNING`` that also counts the asset's
+requests for rate limiting and records the applied config revision, and one ``INSERT`` of the metric
+sample that doubles as the replay check (a repeated ``message_id`` inserts nothing). On PostgreSQL the
+transaction may use ``synchronous_commit = off``: losing the last few hundred milliseconds of telemetry
+in a crash is acceptable, losing a ticket is not, so nothing else does.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lanet.protocol.heartbeat import Alert as AlertMessage
+from lanet.protocol.heartbeat import HeartbeatRequest, HeartbeatResponse
+from lanet.server.db import Database
+from lanet.server.models import AgentLog, Alert, Asset, MetricSample
+from lanet.server.models.assets import (
+    ALERT_OPEN,
+    ALERT_RESOLVED,
+    STATUS_OFFLINE,
+    STATUS_ONLINE,
+    STATUS_WARNING,
+)
+from lanet.server.models.base import table_of, utcnow
+from lanet.server.services import config_push
+from lanet.server.services.ratelimit import retry_after, window_start
+from lanet.server.settings import MISSED_INTERVALS_OFFLINE, RateLimit
+
+assets = table_of(Asset)
+samples = table_of(MetricSample)
+alerts = table_of(Alert)
+agent_logs = table_of(AgentLog)
+
+
+class AssetGoneError(Exception):
+    """The JWT names an asset that no longer exists or was retired."""
+
+
+@dataclass(frozen=True)
+class RateLimited:
+    retry_after: int
+
+
+def _dialect_insert(conn: Connection, table: Any) -> Any:
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+# Only module constants are interpolated; every value travels as a bound parameter.
+_PG_HEARTBEAT = f"""
+WITH a AS (
+    UPDATE assets SET
+        last_seen = %(now)s,
+        agent_status = CASE WHEN open_alerts > 0 THEN '{STATUS_WARNING}' ELSE '{STATUS_ONLINE}' END,
+        cpu_usage = %(cpu_usage)s, memory_usage = %(memory_usage)s, disk_usage = %(disk_usage)s,
+        uptime = %(uptime)s, last_boot = %(last_boot)s, services_status = %(services_status)s::jsonb,
+        ip_address = %(ip_address)s, agent_version = COALESCE(%(agent_version)s, agent_version),
+        offline_deadline = %(now_epoch)s + heartbeat_interval * {MISSED_INTERVALS_OFFLINE},
+        rate_window_count = CASE WHEN rate_window_start = %(window)s THEN rate_window_count + 1 ELSE 1 END,
+        rate_window_start = %(window)s,
+        config_revision_applied = CASE
+            WHEN %(applied)s::int IS NULL THEN config_revision_applied
+            WHEN %(applied)s::int > config_revision_pending THEN config_revision_pending
+            WHEN %(applied)s::int > config_revision_applied THEN %(applied)s::int
+            ELSE config_revision_applied END
+    WHERE id = %(asset_id)s AND retired_at IS NULL
+    RETURNING client_id, site_id, rate_window_count, config_revision_pending, config_revision_applied,
+              heartbeat_interval
+), s AS (
+    INSERT INTO metric_samples (asset_id, message_id, sampled_at, cpu_usage, memory_usage, disk_usage,
+        network_usage, uptime, temperature, processes_count, threads_count, extra)
+    SELECT %(asset_id)s, %(message_id)s, %(sampled_at)s, %(cpu_usage)s, %(memory_usage)s, %(disk_usage)s,
+        %(network_usage)s, %(uptime)s, %(temperature)s, %(processes_count)s, %(threads_count)s,
+        %(extra)s::jsonb
+    FROM a WHERE a.rate_window_count <= %(limit)s
+    ON CONFLICT (asset_id, message_id) DO NOTHING
+    RETURNING 1
+), l AS (
+    INSERT INTO agent_logs (asset_id, logged_at, received_at, level, logger, message)
+    SELECT %(asset_id)s, x.timestamp, %(now)s, x.level, x.logger, x.message
+    FROM jsonb_to_recordset(%(logs)s::jsonb)
+        AS x(timestamp timestamptz, level text, logger text, message text)
+    WHERE EXISTS (SELECT 1 FROM s)
+)
+SELECT a.*, EXISTS (SELECT 1 FROM s) AS fresh FROM a
+"""
+"""The whole common heartbeat on PostgreSQL in one statement and one round trip: state update with the
+rate-limit counter and config acknowledgement, the metric sample (skipped when over the limit, a no-op
+for a replayed ``message_id``) and the logs (only with a fresh sample)."""
+
+
+def _params(
+    asset_id: str, body: HeartbeatRequest, ip_address: str | None, now: datetime, rate: RateLimit
+) -> dict[str, Any]:
+    status = body.status
+    extra = _extra(body)
+    return {
+        "asset_id": asset_id,
+        "now": now,
+        "now_epoch": int(now.timestamp()),
+        "window": window_start(now, rate),
+        "limit": rate.count,
+        "applied": body.config_revision,
+        "cpu_usage": status.cpu_usage,
+        "memory_usage": status.memory_usage,
+        "disk_usage": status.disk_usage,
+        "network_usage": status.network_usage,
+        "uptime": status.uptime,
+        "last_boot": status.last_boot,
+        "temperature": status.temperature,
+        "processes_count": status.processes_count,
+        "threads_count": status.threads_count,
+        "services_status": [s.model_dump(mode="json") for s in status.services_status] or None,
+        "ip_address": ip_address,
+        "agent_version": body.agent_version,
+        "message_id": body.message_id,
+        "sampled_at": body.sent_at or now,
+        "extra": extra,
+    }
+
+
+def record_heartbeat(
+    db: Database,
+    asset_id: str,
+    body: HeartbeatRequest,
+    *,
+    ip_address: str | None,
+    rate: RateLimit,
+) -> HeartbeatResponse | RateLimited:
+    now = utcnow()
+    params = _params(asset_id, body, ip_address, now, rate)
+    postgres = db.engine.dialect.name == "postgresql"
+    # Alerts take several statements that must commit together with the sample (a replay would
+    # skip them), so a heartbeat carrying alerts runs in a transaction on the durable engine.
+    engine = db.telemetry if postgres and not body.alerts else db.engine
+    with engine.begin() as conn:
+        row = _write_postgres(conn, params, body) if postgres else _write_sqlite(conn, params, body)
+        if row is None:
+            raise AssetGoneError(asset_id)
+        if row.rate_window_count > rate.count:
+            return RateLimited(retry_after(now, params["window"], rate))
+        if row.fresh and body.alerts:
+            _apply_alerts(conn, asset_id, body.alerts, now)
+        config_updates: dict[str, Any] = {}
+        revision: int | None = None
+        if row.config_revision_pending > row.config_revision_applied:
+            config_updates, revision = config_push.pending_updates(
+                conn, row.client_id, row.site_id, asset_id, row.config_revision_applied
+            )
+    interval = int(config_updates.get("heartbeat_interval", row.heartbeat_interval))
+    return HeartbeatResponse(
+        received_at=now,
+        next_heartbeat=now + timedelta(seconds=interval),
+        commands=[],
+        config_updates=config_updates,
+        config_revision=revision,
+    )
+
+
+def _write_postgres(conn: Connection, params: dict[str, Any], body: HeartbeatRequest) -> Any:
+    import json
+
+    driver_params = dict(params)
+    for key in ("services_status", "extra"):
+        driver_params[key] = None if params[key] is None else json.dumps(params[key])
+    driver_params["logs"] = json.dumps([record.model_dump(mode="json") for record in body.logs])
+    return conn.exec_driver_sql(_PG_HEARTBEAT, driver_params).first()
+
+
+@dataclass(frozen=True)
+class _Written:
+    client_id: str
+    site_id: str
+    rate_window_count: int
+    config_revision_pending: int
+    config_revision_applied: int
+    heartbeat_interval: int
+    fresh: bool
+
+
+def _write_sqlite(conn: Connection, params: dict[str, Any], body: HeartbeatRequest) -> _Written | None:
+    """The same writes as :data:`_PG_HEARTBEAT`, as separate statements (SQLite has no DML in CTEs)."""
+    applied = params["applied"]
+    row = conn.execute(
+        update(assets)
+        .where(assets.c.id == params["asset_id"], assets.c.retired_at.is_(None))
+        .values(
+            last_seen=params["now"],
+            agent_status=case((assets.c.open_alerts > 0, STATUS_WARNING), else_=STATUS_ONLINE),
+            cpu_usage=params["cpu_usage"],
+            memory_usage=params["memory_usage"],
+            disk_usage=params["disk_usage"],
+            uptime=params["uptime"],
+            last_boot=params["last_boot"],
+            services_status=params["services_status"],
+            ip_address=params["ip_address"],
+            agent_version=func.coalesce(params["agent_version"], assets.c.agent_version),
+            offline_deadline=params["now_epoch"] + assets.c.heartbeat_interval * MISSED_INTERVALS_OFFLINE,
+            rate_window_start=params["window"],
+            rate_window_count=case(
+                (assets.c.rate_window_start == params["window"], assets.c.rate_window_count + 1), else_=1
+            ),
+            config_revision_applied=(
+                assets.c.config_revision_applied
+                if applied is None
+                else case(
+                    (literal(applied) > assets.c.config_revision_pending, assets.c.config_revision_pending),
+                    (literal(applied) > assets.c.config_revision_applied, literal(applied)),
+                    else_=assets.c.config_revision_applied,
+                )
+            ),
+        )
+        .returning(
+            assets.c.client_id,
+            assets.c.site_id,
+            assets.c.rate_window_count,
+            assets.c.config_revision_pending,
+            assets.c.config_revision_applied,
+            assets.c.heartbeat_interval,
+        )
+    ).first()
+    if row is None:
+        return None
+    fresh = False
+    if row.rate_window_count <= params["limit"]:
+        sample = {key: params[key] for key in _SAMPLE_COLUMNS}
+        stmt = sqlite.insert(samples).values(sample)
+        stmt = stmt.on_conflict_do_nothing(index_elements=[samples.c.asset_id, samples.c.message_id])
+        fresh = conn.execute(stmt.returning(samples.c.id)).first() is not None
+    if fresh and body.logs:
+        conn.execute(
+            insert(agent_logs),
+            [
+                {
+                    "asset_id": params["asset_id"],
+                    "logged_at": record.timestamp,
+                    "received_at": params["now"],
+                    "level": record.level,
+                    "logger": record.logger,
+                    "message": record.message,
+                }
+                for record in body.logs
+            ],
+        )
+    return _Written(
+        client_id=row.client_id,
+        site_id=row.site_id,
+        rate_window_count=row.rate_window_count,
+        config_revision_pending=row.config_revision_pending,
+        config_revision_applied=row.config_revision_applied,
+        heartbeat_interval=row.heartbeat_interval,
+        fresh=fresh,
+    )
+
+
+_SAMPLE_COLUMNS = (
+    "asset_id",
+    "message_id",
+    "sampled_at",
+    "cpu_usage",
+    "memory_usage",
+    "disk_usage",
+    "network_usage",
+    "uptime",
+    "temperature",
+    "processes_count",
+    "threads_count",
+    "extra",
+)
+
+
+def _extra(body: HeartbeatRequest) -> dict[str, Any] | None:
+    extra: dict[str, Any] = {}
+    if body.status.disks:
+        extra["disks"] = [d.model_dump(mode="json") for d in body.status.disks]
+    if body.status.top_processes:
+        extra["top_processes"] = [p.model_dump(mode="json") for p in body.status.top_processes]
+    return extra or None
+
+
+def _apply_alerts(conn: Connection, asset_id: str, messages: list[AlertMessage], now: datetime) -> None:
+    """Open or refresh (one open alert per asset, type and resource) and resolve alerts."""
+    is_open = alerts.c.status == ALERT_OPEN
+    for message in messages:
+        resource = message.resource or ""
+        if message.state == "resolved":
+            conn.execute(
+                update(alerts)
+                .where(
+                    alerts.c.asset_id == asset_id,
+                    alerts.c.type == message.type,
+                    alerts.c.resource == resource,
+                    is_open,
+                )
+                .values(
+                    status=ALERT_RESOLVED,
+                    resolved_at=now,
+                    updated_at=now,
+                    current_value=message.current_value,
+                )
+            )
+            continue
+        stmt = _dialect_insert(conn, alerts).values(
+            asset_id=asset_id,
+            type=message.type,
+            resource=resource,
+            severity=message.severity,
+            message=message.message,
+            threshold=message.threshold,
+            current_value=message.current_value,
+            status=ALERT_OPEN,
+            occurrences=1,
+            opened_at=now,
+            updated_at=now,
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[alerts.c.asset_id, alerts.c.type, alerts.c.resource],
+                index_where=is_open,
+                set_={
+                    "severity": stmt.excluded.severity,
+                    "message": stmt.excluded.message,
+                    "threshold": stmt.excluded.threshold,
+                    "current_value": stmt.excluded.current_value,
+                    "occurrences": alerts.c.occurrences + 1,
+                    "updated_at": stmt.excluded.updated_at,
+                },
+            )
+        )
+    open_count = select(func.count()).select_from(alerts).where(alerts.c.asset_id == asset_id, is_open)
+    conn.execute(
+        update(assets)
+        .where(assets.c.id == asset_id)
+        .values(
+            open_alerts=open_count.scalar_subquery(),
+            agent_status=case((open_count.scalar_subquery() > 0, STATUS_WARNING), else_=STATUS_ONLINE),
+        )
+    )
+
+
+def mark_offline(db: Database, now: datetime | None = None) -> int:
+    """Flag assets that missed three heartbeat intervals; returns how many changed."""
+    now = now or utcnow()
+    with db.engine.begin() as conn:
+        result = conn.execute(
+            update(assets)
+            .where(
+                and_(
+                    assets.c.agent_status != STATUS_OFFLINE,
+                    assets.c.offline_deadline.is_not(None),
+                    assets.c.offline_deadline < int(now.timestamp()),
+                )
+            )
+            .values(agent_status=STATUS_OFFLINE)
+        )
+        return int(result.rowcount or 0)

@@ -1,0 +1,110 @@
+"""Server settings, read once from the environment (``LANET_*``) with safe defaults.
+
+The embedded default is a SQLite file under the data directory; ``LANET_DATABASE_URL`` selects
+PostgreSQL (``postgresql+psycopg://user@host/db`` or the plain ``postgresql://`` form).
+"""
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+DEFAULT_HEARTBEAT_INTERVAL = 60
+#: An asset is offline after this many missed heartbeat intervals.
+MISSED_INTERVALS_OFFLINE = 3
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``count`` requests per ``seconds`` window."""
+
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> "RateLimit":
+        """Read ``"20/60"`` (count per seconds) or ``"20/minute"``."""
+        units = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+        count, _, per = text.partition("/")
+        seconds = units.get(per.strip().rstrip("s"))
+        if seconds is None:
+            seconds = int(per)
+        if int(count) < 1 or seconds < 1:
+            raise ValueError(f"rate limit {text!r}: count and window must be positive")
+        return cls(int(count), seconds)
+
+
+def normalise_database_url(url: str) -> str:
+    """Make SQLAlchemy use psycopg 3 for a plain ``postgresql://`` URL."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _load_secret(data_dir: Path) -> str:
+    """The signing secret: ``LANET_SECRET_KEY`` or a random key kept in ``data_dir/secret.key`` (0600).
+
+    Several worker processes share the file, so the first one to start creates it atomically.
+    """
+    env = os.environ.get("LANET_SECRET_KEY")
+    if env:
+        if len(env) < 32:
+            raise ValueError("LANET_SECRET_KEY must be at least 32 characters")
+        return env
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)  # fails if another process won the race; theirs is kept
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    data_dir: Path
+    public_url: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+    register_rate: RateLimit = field(default_factory=lambda: RateLimit(30, 60))
+    agent_rate: RateLimit = field(default_factory=lambda: RateLimit(120, 60))
+    auth_failure_rate: RateLimit = field(default_factory=lambda: RateLimit(60, 60))
+    telemetry_async_commit: bool = True
+    maintenance_interval: float = 30.0
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        data_dir = Path(os.environ.get("LANET_DATA_DIR", "var")).resolve()
+        values: dict[str, object] = {
+            "data_dir": data_dir,
+            "database_url": normalise_database_url(
+                os.environ.get("LANET_DATABASE_URL", f"sqlite:///{data_dir / 'lanet.db'}")
+            ),
+            "public_url": os.environ.get("LANET_PUBLIC_URL") or None,
+            "max_body_bytes": int(os.environ.get("LANET_MAX_BODY_BYTES", DEFAULT_MAX_BODY)),
+            "heartbeat_interval": int(os.environ.get("LANET_HEARTBEAT_INTERVAL", DEFAULT_HEARTBEAT_INTERVAL)),
+            "telemetry_async_commit": os.environ.get("LANET_TELEMETRY_ASYNC_COMMIT", "1") != "0",
+        }
+        for name, env in (
+            ("register_rate", "LANET_RATE_REGISTER"),
+            ("agent_rate", "LANET_RATE_AGENT"),
+            ("auth_failure_rate", "LANET_RATE_AUTH_FAILURES"),
+        ):
+            if os.environ.get(env):
+                values[name] = RateLimit.parse(os.environ[env])
+        values.update(overrides)
+        if "secret_key" not in values:
+            values["secret_key"] = _load_secret(Path(str(values["data_dir"])))
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,146 @@
+"""The server as a user runs it: ``lanet-server`` processes on loopback, plain and over TLS."""
+
+import json
+import ssl
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import requests
+import trustme
+
+from tests.conftest import ARTIFACTS, LiveServer, start_server
+from tests.server.helpers import HEARTBEAT, REGISTER, bearer, heartbeat_body, register_body
+
+pytestmark = pytest.mark.e2e
+
+
+def test_readme_flow_cli_token_then_seed_register_and_heartbeat(live_server: LiveServer) -> None:
+    created = live_server.cli(
+        "tokens", "create", "--client", "Cafe Mexico S.A. de C.V.", "--site", "Oficina Principal CDMX"
+    )
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip().splitlines()[-1]
+    response = requests.post(live_server.url + REGISTER, json=register_body(token), timeout=10)
+    assert response.status_code == 201
+    data = response.json()["data"]
+    assert data["config"]["backend_url"] == live_server.url + "/api"
+    beat = requests.post(
+        live_server.url + HEARTBEAT,
+        json=heartbeat_body(data["asset_id"]),
+        headers=bearer(data["agent_token"]),
+        timeout=10,
+    )
+    assert beat.status_code == 200 and set(beat.json()["data"]) >= {
+        "received_at",
+        "next_heartbeat",
+        "commands",
+        "config_updates",
+    }
+    listed = live_server.cli("assets", "list", "--json")
+    assets = json.loads(listed.stdout)
+    assert [(a["asset_id"], a["computer_name"], a["agent_status"]) for a in assets] == [
+        (data["asset_id"], "DESKTOP-001", "warning")
+    ]
+    tokens = live_server.cli("tokens", "list", "--json")
+    assert json.loads(tokens.stdout)[0]["usage_count"] == 1
+
+
+@pytest.fixture(scope="module")
+def tls_material(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    folder = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca_path, cert_path, key_path = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    for pem in cert.cert_chain_pems[1:]:
+        with cert_path.open("ab") as handle:
+            handle.write(pem.bytes())
+    cert.private_key_pem.write_to_path(str(key_path))
+    return ca_path, cert_path, key_path
+
+
+def test_https_refuses_anything_below_tls_1_3(tmp_path: Path, tls_material: tuple[Path, Path, Path]) -> None:
+    ca_path, cert_path, key_path = tls_material
+    server = start_server(
+        tmp_path / "srv",
+        f"sqlite:///{tmp_path / 'lanet.db'}",
+        certfile=str(cert_path),
+        keyfile=str(key_path),
+        verify=str(ca_path),
+    )
+    try:
+        modern = ssl.create_default_context(cafile=str(ca_path))
+        with urllib.request.urlopen(server.url + "/api/health", context=modern, timeout=10) as reply:
+            assert reply.status == 200
+        old = ssl.create_default_context(cafile=str(ca_path))
+        old.maximum_version = ssl.TLSVersion.TLSv1_2
+        with pytest.raises(Exception) as info:
+            urllib.request.urlopen(server.url + "/api/health", context=old, timeout=10)
+        assert "version" in str(info.value).lower() or "handshake" in str(info.value).lower()
+        # Certificate verification is on by default for clients: an unknown CA is refused.
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(server.url + "/api/health", timeout=10)
+    finally:
+        server.stop()
+
+
+def test_openapi_document_is_served_and_names_every_agent_route(live_server: LiveServer) -> None:
+    spec = requests.get(live_server.url + "/api/openapi.json", timeout=10).json()
+    assert spec["openapi"].startswith("3.1")
+    for path in (
+        "/api/agents/register-with-token",
+        "/api/agents/heartbeat",
+        "/api/agents/token/refresh",
+        "/api/agents/inventory",
+        "/api/health",
+    ):
+        assert path in spec["paths"], path
+    assert spec["paths"]["/api/agents/heartbeat"]["post"]["security"] == [{"agentJWT": []}]
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_errors_or_schema_violations(live_server: LiveServer) -> None:
+    created = live_server.cli("tokens", "create", "--client", "Fuzz", "--site", "Lab")
+    token = created.stdout.strip().splitlines()[-1]
+    data = requests.post(live_server.url + REGISTER, json=register_body(token), timeout=10).json()["data"]
+    report = ARTIFACTS / "schemathesis"
+    report.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            live_server.url + "/api/openapi.json",
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,"
+            "response_schema_conformance,response_headers_conformance",
+            "--max-examples",
+            "40",
+            "--seed",
+            "20251127",
+            "--generation-database",
+            "none",
+            "--header",
+            f"Authorization: Bearer {data['agent_token']}",
+            "--request-timeout",
+            "20",
+            "--workers",
+            "2",
+            "--no-color",
+            "--report",
+            "junit",
+            "--report-dir",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    (report / "output.txt").write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
