@@ -84,7 +84,7 @@ def parse_json_body(model: type[ModelT]) -> ModelT:
         raise ApiError(400, ErrorCode.MALFORMED_JSON, "The body is not valid UTF-8 JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, ErrorCode.MALFORMED_JSON, "The body must be a JSON object")
-    _refuse_unstorable_text(data)
+    _refuse_unstorable_text(raw, data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -121,11 +121,13 @@ def _bad_text_paths(value: Any, path: str = "") -> list[str]:
     return []
 
 
-def _refuse_unstorable_text(data: dict[str, Any]) -> None:
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _refuse_unstorable_text(raw: bytes, data: dict[str, Any]) -> None:
     """NUL characters and lone surrogates are valid JSON escapes but cannot be stored (PostgreSQL
     text refuses NUL; UTF-8 has no surrogates): refuse them naming the fields, on the slow path only."""
-    text = json.dumps(data, ensure_ascii=False)  # writes NUL as the escape \u0000
-    if "\\u0000" not in text and not _bad_text(text):
+    if _SUSPECT_ESCAPE.search(raw) is None:  # fast path: no escape that could decode to either
         return
     details = [
         ErrorDetail(
