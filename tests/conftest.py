@@ -195,6 +195,7 @@ def start_server(
     extra_env: dict[str, str] | None = None,
     verify: str | bool = True,
     workers: int = 2,
+    port: int | None = None,
 ) -> LiveServer:
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -207,7 +208,17 @@ def start_server(
         "LANET_RATE_AUTH_FAILURES": "1000/60",
         **(extra_env or {}),
     }
-    port = free_port()
+    migrated = subprocess.run(
+        [sys.executable, "-m", "lanet.server.cli", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if migrated.returncode != 0:
+        raise RuntimeError(f"db upgrade failed: {migrated.stderr[-2000:]}")
+    port = port or free_port()
     args = [sys.executable, "-m", "lanet.server.cli", "serve", "--port", str(port), "--workers", str(workers)]
     scheme = "http"
     if certfile and keyfile:

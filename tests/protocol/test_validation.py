@@ -103,7 +103,7 @@ def test_config_values_are_validated_per_key() -> None:
     assert validate_config_value("heartbeat_interval", "30") == 30
     assert validate_config_value("allowed_scripts", ["bash"]) == ["bash"]
     with pytest.raises(ValidationError):
-        validate_config_value("heartbeat_interval", 5)
+        validate_config_value("heartbeat_interval", 4)
     with pytest.raises(ValidationError):
         validate_config_value("log_level", "LOUD")
     with pytest.raises(UnknownConfigKeyError):

@@ -113,9 +113,9 @@ def test_config_set_validates_key_value_and_scope(
     )
     assert code == 0 and "revision" in out
     code, _, err = cli(
-        "config", "set", "--scope", "asset", "--id", agent["asset_id"], "heartbeat_interval", "5"
+        "config", "set", "--scope", "asset", "--id", agent["asset_id"], "heartbeat_interval", "4"
     )
-    assert code == 2 and "heartbeat_interval" in err and "greater than or equal to 10" in err
+    assert code == 2 and "heartbeat_interval" in err and "greater than or equal to 5" in err
     code, _, err = cli(
         "config", "set", "--scope", "client", "--id", "Cafe Mexico S.A. de C.V.", "colour", "red"
     )

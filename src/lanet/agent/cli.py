@@ -1,18 +1,128 @@
-"""``lanet-agent`` command line."""
+"""``lanet-agent``: register, run the service loop, show status, show what would be sent."""
 
 import argparse
+import json
+import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import lanet
+from lanet.agent.paths import AgentPaths
+
+
+def _paths(args: argparse.Namespace) -> AgentPaths:
+    return AgentPaths.resolve(args.home)
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    from lanet.agent.registration import RegistrationError, register
+
+    try:
+        result = register(_paths(args), args.server, args.token, min_tls13=args.min_tls == "1.3")
+    except RegistrationError as exc:
+        print(f"lanet-agent: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"asset id: {result.asset_id}{' (already registered machine)' if result.existing else ''}")
+    print(f"client:   {result.client_name} ({result.client_id})")
+    print(f"site:     {result.site_name} ({result.site_id})")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from lanet.agent.config import ConfigError
+    from lanet.agent.core import Agent
+
+    try:
+        agent = Agent(_paths(args), console=not args.quiet, home_given=bool(args.home))
+    except ConfigError as exc:
+        print(f"lanet-agent: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: agent.stop())
+    return agent.run()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from lanet.agent.config import ConfigError
+    from lanet.agent.core import status_report
+
+    try:
+        report = status_report(_paths(args))
+    except ConfigError as exc:
+        print(f"lanet-agent: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        width = max(len(k) for k in report)
+        for key, value in report.items():
+            print(f"{key.ljust(width)}  {value if value is not None else '-'}")
+    return 0 if report["registered"] else 1
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from lanet.agent.config import ConfigError
+    from lanet.agent.core import Agent
+
+    try:
+        agent = Agent(_paths(args), console=False, home_given=bool(args.home))
+    except ConfigError as exc:
+        print(f"lanet-agent: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if agent.config.agent.asset_id is None:
+            agent.config.agent.asset_id = "00000000-0000-0000-0000-000000000000"
+        result: dict[str, Any] = {
+            "inventory": {"asset_id": agent.config.agent.asset_id, "hardware_info": agent.build_inventory()},
+            "heartbeat": agent.build_heartbeat(),
+        }
+    finally:
+        agent.store.close()
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        hw = result["inventory"]["hardware_info"]
+        for key, value in hw.items():
+            shown = f"{len(value)} items" if isinstance(value, list) else value
+            print(f"{key:20} {shown}")
+        print()
+        for key, value in result["heartbeat"]["status"].items():
+            print(f"{key:20} {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lanet-agent", description="LANET endpoint agent")
+    parser.add_argument("--version", action="version", version=f"lanet-agent {lanet.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--home", help="keep config, data and logs under this folder (tests, development)")
+        return p
+
+    reg = with_home(sub.add_parser("register", help="register this machine with an install token"))
+    reg.add_argument("--server", required=True, help="backend URL, e.g. https://helpdesk.example.com/api")
+    reg.add_argument("--token", help="install token (default: config/token.txt)")
+    reg.add_argument("--min-tls", choices=["1.2", "1.3"], default="1.2", help="lowest TLS version accepted")
+    reg.set_defaults(func=cmd_register)
+    run = with_home(sub.add_parser("run", help="run the service loop in the foreground"))
+    run.add_argument("--quiet", action="store_true", help="log to files only")
+    run.set_defaults(func=cmd_run)
+    status = with_home(sub.add_parser("status", help="registration, last contact, queued items"))
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+    collect = with_home(
+        sub.add_parser("collect", help="print what the next inventory and heartbeat would send")
+    )
+    collect.add_argument("--json", action="store_true")
+    collect.set_defaults(func=cmd_collect)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lanet-agent", description="LANET endpoint agent")
-    parser.add_argument("--version", action="version", version=f"lanet-agent {lanet.__version__}")
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

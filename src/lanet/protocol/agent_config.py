@@ -43,7 +43,7 @@ class BackendSection(_Section):
 
 
 class HeartbeatSection(_Section):
-    interval: Annotated[int, Field(ge=10, le=86_400)] = 60
+    interval: Annotated[int, Field(ge=5, le=86_400)] = 60
     enabled: bool = True
     include_metrics: bool = True
     include_logs: bool = True

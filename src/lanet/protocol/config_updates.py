@@ -17,7 +17,7 @@ Threshold = Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)]
 class ConfigUpdates(WireModel):
     """Every key a technician may push; all optional, only the changed ones are sent."""
 
-    heartbeat_interval: Annotated[int, Field(ge=10, le=86_400)] | None = None
+    heartbeat_interval: Annotated[int, Field(ge=5, le=86_400)] | None = None
     log_level: LogLevel | None = None
     monitoring_enabled: bool | None = None
     cpu_threshold: Threshold | None = None

@@ -123,7 +123,7 @@ class RegisterRequest(WireModel):
 class RegistrationConfig(WireModel):
     """The ``config`` block of the registration answer, exactly the seed's keys."""
 
-    heartbeat_interval: Annotated[int, Field(ge=10, le=86_400)] = 60
+    heartbeat_interval: Annotated[int, Field(ge=5, le=86_400)] = 60
     monitoring_enabled: bool = True
     auto_ticket_creation: bool = False
     allowed_scripts: list[ScriptType] = Field(default_factory=default_script_types)

@@ -1,0 +1,78 @@
+"""Where the agent keeps its files: the OS install layout, or one folder given with ``--home``.
+
+Windows follows the seed (``C:\\Program Files\\LANET Agent\\{bin,config,logs,data,scripts}``); Linux the
+FHS (``/etc/lanet-agent``, ``/var/lib/lanet-agent``, ``/var/log/lanet-agent``); macOS
+``/Library/Application Support/LANET Agent``.
+"""
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class AgentPaths:
+    config_dir: Path
+    data_dir: Path
+    logs_dir: Path
+    scripts_dir: Path
+
+    @classmethod
+    def for_home(cls, home: Path) -> "AgentPaths":
+        home = home.resolve()
+        return cls(home / "config", home / "data", home / "logs", home / "scripts")
+
+    @classmethod
+    def default(cls) -> "AgentPaths":
+        if sys.platform == "win32":
+            root = Path(os.environ.get("PROGRAMFILES", "C:\\Program Files")) / "LANET Agent"
+            return cls(root / "config", root / "data", root / "logs", root / "scripts")
+        if sys.platform == "darwin":
+            root = Path("/Library/Application Support/LANET Agent")
+            return cls(root / "config", root / "data", Path("/Library/Logs/LANET Agent"), root / "scripts")
+        return cls(
+            Path("/etc/lanet-agent"),
+            Path("/var/lib/lanet-agent"),
+            Path("/var/log/lanet-agent"),
+            Path("/var/lib/lanet-agent/scripts"),
+        )
+
+    @classmethod
+    def resolve(cls, home: str | None) -> "AgentPaths":
+        """``--home`` wins, then ``LANET_AGENT_HOME``, then the OS layout."""
+        chosen = home or os.environ.get("LANET_AGENT_HOME")
+        return cls.for_home(Path(chosen)) if chosen else cls.default()
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "agent_config.json"
+
+    @property
+    def token_file(self) -> Path:
+        return self.config_dir / "token.txt"
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "agent.db"
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "agent.key"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def ensure(self) -> None:
+        """Create the folders; config and data are private to the agent's account (0700)."""
+        for folder, mode in (
+            (self.config_dir, 0o700),
+            (self.data_dir, 0o700),
+            (self.cache_dir, 0o700),
+            (self.logs_dir, 0o750),
+            (self.scripts_dir, 0o700),
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.name == "posix":
+                os.chmod(folder, mode)

@@ -1,0 +1,137 @@
+"""``lanet-agent register``: trade an install token for the agent's identity and configuration."""
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import ValidationError
+
+import lanet
+from lanet.agent import collectors, credentials, logs
+from lanet.agent.config import load_config, save_config
+from lanet.agent.core import inventory_digest, make_transport
+from lanet.agent.paths import AgentPaths
+from lanet.agent.protect import default_protector
+from lanet.agent.store import Store
+from lanet.agent.transport import Credentials, TransportError
+from lanet.protocol import HardwareInfo, RegisterResponse
+from lanet.protocol.errors import TOKEN_REFUSAL_REASONS, ErrorCode
+
+log = logging.getLogger("lanet.agent.registration")
+
+
+class RegistrationError(Exception):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Registered:
+    asset_id: str
+    client_id: str
+    site_id: str
+    client_name: str | None
+    site_name: str | None
+    existing: bool
+
+
+def normalise_server(url: str) -> str:
+    """``https://host`` and ``https://host/`` mean the API root ``https://host/api``."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise RegistrationError(
+            f"--server must be an http(s) URL such as https://helpdesk.example.com/api, not {url!r}", 2
+        )
+    path = parts.path.rstrip("/") or "/api"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def read_token(paths: AgentPaths, token: str | None) -> str:
+    if token:
+        return token.strip()
+    try:
+        value = paths.token_file.read_text(encoding="utf-8-sig").strip()
+    except OSError:
+        raise RegistrationError(f"no --token given and {paths.token_file} cannot be read", 2) from None
+    if not value:
+        raise RegistrationError(f"{paths.token_file} is empty", 2)
+    return value
+
+
+def register(paths: AgentPaths, server: str, token: str | None, *, min_tls13: bool = False) -> Registered:
+    paths.ensure()
+    url = normalise_server(server)
+    token_value = read_token(paths, token)
+    config = load_config(paths.config_file)
+    logs.setup(config, paths.logs_dir, console=False)
+    store = Store(paths.database, default_protector(paths.key_file, config.security.encryption_enabled))
+    try:
+        store.put("min_tls13", min_tls13)
+        transport = make_transport(paths, store, url, config)
+        hardware_info = HardwareInfo.model_validate(collectors.inventory()).model_dump(mode="json")
+        body = {"token": token_value, "hardware_info": hardware_info, "agent_version": lanet.__version__}
+        try:
+            data = transport.post("/agents/register-with-token", body, auth=False)
+        except TransportError as exc:
+            if exc.code in TOKEN_REFUSAL_REASONS:
+                reason = TOKEN_REFUSAL_REASONS[ErrorCode(exc.code)]
+                raise RegistrationError(f"registration refused ({exc.code}): {reason}", 3) from None
+            raise RegistrationError(f"registration failed: {exc}", 4) from None
+        try:
+            reply = RegisterResponse.model_validate(data)
+        except ValidationError as exc:
+            raise RegistrationError(
+                f"the backend's answer is not a registration: {exc.error_count()} problems", 4
+            ) from None
+        if not reply.refresh_token:
+            raise RegistrationError("the backend did not hand out a refresh credential", 4)
+        credentials.save(
+            store,
+            Credentials(
+                reply.asset_id,
+                reply.agent_token,
+                reply.refresh_token,
+                reply.token_expires_at.timestamp() if reply.token_expires_at else 0.0,
+            ),
+        )
+        store.put("client_name", reply.client_name)
+        store.put("site_name", reply.site_name)
+        store.put("inventory_digest", inventory_digest(hardware_info))
+        store.put("inventory_sent_at", time.time())
+        store.put(
+            "server_settings",
+            {
+                "auto_ticket_creation": reply.config.auto_ticket_creation,
+                "update_schedule": reply.config.update_schedule,
+            },
+        )
+        data_config: dict[str, Any] = config.model_dump()
+        data_config["agent"].update(
+            asset_id=reply.asset_id,
+            client_id=reply.client_id,
+            site_id=reply.site_id,
+            version=lanet.__version__,
+        )
+        data_config["backend"]["url"] = url
+        data_config["heartbeat"]["interval"] = reply.config.heartbeat_interval
+        data_config["monitoring"]["enabled"] = reply.config.monitoring_enabled
+        data_config["scripts"]["allowed_types"] = list(reply.config.allowed_scripts)
+        data_config["logging"]["level"] = reply.config.log_level
+        data_config["logging"]["file_path"] = str(paths.logs_dir / "agent.log")
+        save_config(paths.config_file, type(config).model_validate(data_config))
+        if reply.config.backend_url.rstrip("/") != url:
+            log.info("the backend calls itself %s; this agent keeps using %s", reply.config.backend_url, url)
+        log.info("registered as asset %s (%s / %s)", reply.asset_id, reply.client_name, reply.site_name)
+        return Registered(
+            reply.asset_id,
+            reply.client_id,
+            reply.site_id,
+            reply.client_name,
+            reply.site_name,
+            reply.existing_asset,
+        )
+    finally:
+        store.close()

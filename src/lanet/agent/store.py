@@ -1,0 +1,223 @@
+"""The agent's local SQLite database (WAL): credentials, the durable outbox, metric history and small
+state that must survive restarts.
+
+The outbox follows persist-queue's acknowledged queue: each row has a status; rows that were in flight
+when the agent died go back to ``ready`` at start; a delivered row is deleted at once, so the table
+never grows with history. Payloads are JSON text, never pickles. Every item carries the id the agent
+made for it (heartbeat ``message_id``, ticket ``client_ticket_id``, command id), which the server uses
+to ignore a repeat, so delivering "at least once" from here is "exactly once" there.
+"""
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lanet.agent.protect import Protector
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 5,
+    created_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'ready',
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS ix_outbox_ready ON outbox (status, priority, created_at);
+CREATE TABLE IF NOT EXISTS metric_history (
+    ts REAL PRIMARY KEY, cpu REAL, memory REAL, disk REAL
+);
+"""
+
+#: Kinds that are never dropped, whatever the backlog (DESIGN §3: tickets and command results).
+PRECIOUS_KINDS = frozenset({"ticket", "command_result", "inventory"})
+#: Heartbeats kept while the server is unreachable; older ones are dropped first (and counted).
+MAX_QUEUED_HEARTBEATS = 500
+METRIC_HISTORY_DAYS = 35
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: float
+
+
+class Store:
+    """One connection shared by the agent's threads, serialised by a lock (the agent is not busy)."""
+
+    def __init__(self, path: Path, protector: Protector) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.protector = protector
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
+        # Whatever was being sent when the previous process died is sent again (the server dedupes).
+        self._conn.execute("UPDATE outbox SET status = 'ready' WHERE status = 'inflight'")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # --- small state ------------------------------------------------------------------------------
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def put(self, key: str, value: Any) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    # --- secrets ----------------------------------------------------------------------------------
+    def put_secret(self, name: str, value: str) -> None:
+        blob = self.protector.seal(value.encode())
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO secrets (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (name, blob),
+            )
+
+    def get_secret(self, name: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+        return self.protector.unseal(bytes(row[0])).decode() if row else None
+
+    def raw_secret(self, name: str) -> bytes | None:
+        """The stored blob as it is on disk (tests check that it is not plain text)."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    # --- outbox -----------------------------------------------------------------------------------
+    def enqueue(self, kind: str, item_id: str, payload: dict[str, Any], priority: int = 5) -> bool:
+        """Add an item; False when an item with that id is already queued (it is not added twice)."""
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO outbox (id, kind, payload, priority, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (item_id, kind, json.dumps(payload), priority, time.time()),
+            )
+            if kind == "heartbeat":
+                self._trim_heartbeats(conn)
+            return cursor.rowcount == 1
+
+    def _trim_heartbeats(self, conn: sqlite3.Connection) -> None:
+        count = conn.execute("SELECT count(*) FROM outbox WHERE kind = 'heartbeat'").fetchone()[0]
+        excess = count - MAX_QUEUED_HEARTBEATS
+        if excess > 0:
+            conn.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE kind = 'heartbeat' "
+                "AND status = 'ready' ORDER BY created_at LIMIT ?)",
+                (excess,),
+            )
+            dropped = conn.execute("SELECT value FROM kv WHERE key = 'dropped_heartbeats'").fetchone()
+            total = (json.loads(dropped[0]) if dropped else 0) + excess
+            conn.execute(
+                "INSERT INTO kv (key, value) VALUES ('dropped_heartbeats', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (json.dumps(total),),
+            )
+
+    def replace_pending(self, kind: str, item_id: str, payload: dict[str, Any], priority: int = 5) -> None:
+        """Queue an item that supersedes any queued item of its kind (e.g. a newer full inventory)."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM outbox WHERE kind = ? AND status = 'ready'", (kind,))
+            conn.execute(
+                "INSERT OR REPLACE INTO outbox (id, kind, payload, priority, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (item_id, kind, json.dumps(payload), priority, time.time()),
+            )
+
+    def next_ready(self, now: float | None = None) -> OutboxItem | None:
+        """Take the next item due for sending and mark it in flight."""
+        now = time.time() if now is None else now
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT id, kind, payload, attempts, created_at FROM outbox "
+                "WHERE status = 'ready' AND next_attempt_at <= ? ORDER BY priority, created_at LIMIT 1",
+                (now,),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE outbox SET status = 'inflight' WHERE id = ?", (row[0],))
+        return OutboxItem(row[0], row[1], json.loads(row[2]), row[3], row[4])
+
+    def delivered(self, item_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
+
+    def retry_later(self, item_id: str, at: float, error: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE outbox SET status = 'ready', attempts = attempts + 1, next_attempt_at = ?, "
+                "last_error = ? WHERE id = ?",
+                (at, error[:500], item_id),
+            )
+
+    def release_all(self) -> None:
+        """Make every deferred item due now (the connection came back)."""
+        with self._tx() as conn:
+            conn.execute("UPDATE outbox SET next_attempt_at = 0 WHERE status = 'ready'")
+
+    def outbox_counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT kind, count(*) FROM outbox GROUP BY kind").fetchall()
+        return {kind: count for kind, count in rows}
+
+    def pending_items(self, kind: str) -> list[OutboxItem]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, kind, payload, attempts, created_at FROM outbox "
+                "WHERE kind = ? ORDER BY created_at",
+                (kind,),
+            ).fetchall()
+        return [OutboxItem(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
+
+    # --- metric history ---------------------------------------------------------------------------
+    def record_metrics(self, ts: float, cpu: float | None, memory: float | None, disk: float | None) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO metric_history (ts, cpu, memory, disk) VALUES (?, ?, ?, ?)",
+                (ts, cpu, memory, disk),
+            )
+            conn.execute("DELETE FROM metric_history WHERE ts < ?", (ts - METRIC_HISTORY_DAYS * 86400,))
+
+    def metric_history(self, since: float) -> list[tuple[float, float | None, float | None, float | None]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT ts, cpu, memory, disk FROM metric_history WHERE ts >= ? ORDER BY ts", (since,)
+            ).fetchall()
+        return [tuple(r) for r in rows]

@@ -1,0 +1,265 @@
+"""The agent's only HTTP client.
+
+It owns everything about talking to the backend: TLS (verification on, optional CA bundle, TLS 1.3
+minimum when asked), the agent JWT (attached, refreshed before ``jwt_refresh_threshold`` seconds remain,
+refreshed and retried once on a 401), and when the next request may go: capped exponential backoff
+with full jitter after failures, ``Retry-After`` after a 429 or 503. Callers never sleep: a request made
+too early fails at once with :class:`Deferred`, and :meth:`Transport.ready_at` says when to come back.
+
+Built on ``http.client``: the agent's memory budget has no room for a larger HTTP stack.
+"""
+
+import http.client
+import json
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import lanet
+
+log = logging.getLogger("lanet.agent.heartbeat")
+
+BACKOFF_CAP = 300.0
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+
+
+class TransportError(Exception):
+    """A request that did not succeed. ``retryable`` says whether sending it again later can help."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, code: str | None = None, retryable: bool = True
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retryable = retryable
+
+
+class Deferred(TransportError):
+    """Not sent: the transport is backing off or rate-limited until ``until`` (a ``time.time()``)."""
+
+    def __init__(self, until: float) -> None:
+        super().__init__(f"backing off for {max(0.0, until - time.time()):.1f} s", retryable=True)
+        self.until = until
+
+
+class AuthLost(TransportError):
+    """The refresh credential was refused: the agent must be registered again."""
+
+
+@dataclass
+class Credentials:
+    asset_id: str
+    agent_token: str
+    refresh_token: str
+    expires_at: float
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """``Retry-After`` in either form: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def tls_context(verify: bool, ca_bundle: str | None, min_tls13: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=ca_bundle) if verify else ssl._create_unverified_context()  # noqa: S323
+    context.minimum_version = ssl.TLSVersion.TLSv1_3 if min_tls13 else ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class Transport:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30,
+        backoff_base: float = 5.0,
+        offline_after: int = 3,
+        verify: bool = True,
+        ca_bundle: str | None = None,
+        min_tls13: bool = False,
+        refresh_threshold: float = 3600,
+        load_credentials: Callable[[], Credentials | None] = lambda: None,
+        save_credentials: Callable[[Credentials], None] = lambda _c: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        parts = urlsplit(base_url.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"backend URL must be http(s)://host[:port]/path, not {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self._scheme = parts.scheme
+        self._host = parts.hostname
+        self._port = parts.port
+        self._prefix = parts.path
+        self.timeout = timeout
+        #: ``backend.retry_delay``: the first backoff step; each failure doubles it, up to BACKOFF_CAP.
+        self.backoff_base = backoff_base
+        #: ``backend.retry_attempts``: consecutive failures after which the backend counts as offline.
+        self.offline_after = offline_after
+        self.refresh_threshold = refresh_threshold
+        self._context = tls_context(verify, ca_bundle, min_tls13) if parts.scheme == "https" else None
+        self._load = load_credentials
+        self._save = save_credentials
+        self._clock = clock
+        self._failures = 0
+        self._blocked_until = 0.0
+        self.last_success: float | None = None
+        self.last_error: str | None = None
+        self.user_agent = f"lanet-agent/{lanet.__version__}"
+
+    # --- scheduling state -------------------------------------------------------------------------
+    @property
+    def offline(self) -> bool:
+        """True after ``offline_after`` consecutive failures (the tray shows the machine offline)."""
+        return self._failures >= max(1, self.offline_after)
+
+    def ready_at(self) -> float:
+        """When the next request may be sent (``time.time()`` scale)."""
+        return self._blocked_until
+
+    def _note_failure(self, retry_after: float | None = None) -> float:
+        self._failures += 1
+        now = self._clock()
+        if retry_after is not None:
+            delay = retry_after
+        else:
+            # Full jitter: a random wait in [0, min(cap, base * 2^n)] spreads a fleet's retries out.
+            ceiling = min(BACKOFF_CAP, max(0.1, self.backoff_base) * 2 ** min(self._failures - 1, 20))
+            delay = random.uniform(0, ceiling)  # noqa: S311
+        self._blocked_until = max(self._blocked_until, now + delay)
+        return self._blocked_until
+
+    def _note_success(self) -> None:
+        self._failures = 0
+        self._blocked_until = 0.0
+        self.last_success = self._clock()
+        self.last_error = None
+
+    # --- requests ---------------------------------------------------------------------------------
+    def post(self, path: str, body: dict[str, Any], *, auth: bool = True) -> dict[str, Any]:
+        """POST ``body`` and return the envelope's ``data``; raise :class:`TransportError` otherwise."""
+        now = self._clock()
+        if now < self._blocked_until:
+            raise Deferred(self._blocked_until)
+        headers = {"Content-Type": "application/json", "User-Agent": self.user_agent}
+        if auth:
+            creds = self._fresh_credentials()
+            headers["Authorization"] = f"Bearer {creds.agent_token}"
+        status, reply_headers, raw = self._send("POST", path, body, headers)
+        if status == 401 and auth:
+            creds = self._refresh(self._require_credentials())
+            headers["Authorization"] = f"Bearer {creds.agent_token}"
+            status, reply_headers, raw = self._send("POST", path, body, headers)
+        return self._interpret(path, status, reply_headers, raw)
+
+    def _send(
+        self, method: str, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        if self._scheme == "https":
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self.timeout, context=self._context
+            )
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+        try:
+            conn.request(method, self._prefix + path, body=payload, headers=headers)
+            response = conn.getresponse()
+            raw = response.read(MAX_REPLY_BYTES + 1)
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, raw
+        except ssl.SSLCertVerificationError as exc:
+            self.last_error = f"certificate not trusted: {exc.verify_message}"
+            self._note_failure()
+            raise TransportError(f"{self.base_url}: {self.last_error}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self._note_failure()
+            raise TransportError(f"{self.base_url} unreachable: {self.last_error}") from None
+        finally:
+            conn.close()
+
+    def _interpret(self, path: str, status: int, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
+        envelope = self._parse(raw)
+        if 200 <= status < 300:
+            data = envelope.get("data") if envelope and envelope.get("success") is True else None
+            if not isinstance(data, dict):
+                self.last_error = f"{path}: {status} with a body that is not the API envelope"
+                self._note_failure()
+                raise TransportError(self.last_error)
+            self._note_success()
+            return data
+        code = str(envelope.get("code")) if envelope else None
+        message = str(envelope.get("error")) if envelope and envelope.get("error") else f"HTTP {status}"
+        self.last_error = f"{path}: {status} {code or ''} {message}".strip()
+        if status in (429, 503):
+            until = self._note_failure(retry_after_seconds(headers.get("retry-after"), self._clock()))
+            log.warning("%s answered %s; next request not before %.0f s", path, status, until - self._clock())
+            raise TransportError(self.last_error, status=status, code=code)
+        if status >= 500 or envelope is None:
+            self._note_failure()
+            raise TransportError(self.last_error, status=status, code=code)
+        # 4xx with our envelope: the request itself is wrong; sending it again will not help.
+        raise TransportError(self.last_error, status=status, code=code, retryable=False)
+
+    @staticmethod
+    def _parse(raw: bytes) -> dict[str, Any] | None:
+        if len(raw) > MAX_REPLY_BYTES:
+            return None
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    # --- credentials ------------------------------------------------------------------------------
+    def _require_credentials(self) -> Credentials:
+        creds = self._load()
+        if creds is None:
+            raise AuthLost("this agent is not registered", retryable=False)
+        return creds
+
+    def _fresh_credentials(self) -> Credentials:
+        creds = self._require_credentials()
+        if creds.expires_at - self._clock() < self.refresh_threshold:
+            creds = self._refresh(creds)
+        return creds
+
+    def _refresh(self, creds: Credentials) -> Credentials:
+        body = {"asset_id": creds.asset_id, "refresh_token": creds.refresh_token}
+        status, headers, raw = self._send(
+            "POST",
+            "/agents/token/refresh",
+            body,
+            {
+                "Content-Type": "application/json",
+                "User-Agent": self.user_agent,
+            },
+        )
+        if status == 401:
+            log.error("the backend refused the refresh credential: re-register this agent with a new token")
+            raise AuthLost("refresh credential refused", status=401, code="REFRESH_INVALID", retryable=False)
+        data = self._interpret("/agents/token/refresh", status, headers, raw)
+        token, expires = data.get("agent_token"), data.get("token_expires_at")
+        if not isinstance(token, str) or not isinstance(expires, str):
+            raise TransportError("token refresh answered without a token")
+        from datetime import datetime
+
+        fresh = Credentials(
+            creds.asset_id, token, creds.refresh_token, datetime.fromisoformat(expires).timestamp()
+        )
+        self._save(fresh)
+        log.info("agent token refreshed; valid until %s", expires)
+        return fresh
