@@ -22,6 +22,7 @@ import lanet
 from lanet.agent import collectors, credentials, logs
 from lanet.agent.collectors._common import warn_once
 from lanet.agent.config import apply_updates, load_config, save_config
+from lanet.agent.executor import Executor
 from lanet.agent.monitor import Monitor
 from lanet.agent.paths import AgentPaths
 from lanet.agent.protect import default_protector
@@ -85,6 +86,9 @@ class Agent:
         self.transport = make_transport(paths, self.store, self.config.backend.url, self.config)
         self.sampler = collectors.MetricsSampler(collectors.threads_count)
         self.monitor = Monitor(self.store.get("monitor_open", {}))
+        self.executor = Executor(
+            self.store, paths.scripts_dir, lambda: self.config.scripts, self._queue_result
+        )
         self.stop_event = threading.Event()
         self.next_heartbeat = 0.0
         self.next_inventory_check = 0.0
@@ -113,9 +117,11 @@ class Agent:
             self.config.agent.asset_id,
             self.config.backend.url,
         )
+        self.executor.recover()
         worker = threading.Thread(target=self.loop, name="agent-loop", daemon=True)
         worker.start()
         self.stop_event.wait()
+        self.executor.shutdown()
         worker.join(STOP_GRACE)
         if worker.is_alive():
             log.warning("stopping with a request still in flight; it is sent again at the next start")
@@ -182,6 +188,7 @@ class Agent:
             "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "agent_version": lanet.__version__,
             "config_revision": self.store.get("config_revision"),
+            "command_acks": self.executor.acks(),
         }
         self.store.record_metrics(
             time.time(), metrics.get("cpu_usage"), metrics.get("memory_usage"), metrics.get("disk_usage")
@@ -294,6 +301,12 @@ class Agent:
             self.apply_config_updates(reply.config_updates)
         if reply.config_revision is not None:
             self.store.put("config_revision", reply.config_revision)
+        for command in reply.commands:
+            self.executor.submit(command.model_dump(mode="json"))
+
+    def _queue_result(self, result: dict[str, Any]) -> None:
+        # The loop drains the outbox at least every few seconds, so the result leaves promptly.
+        self.store.enqueue("command_result", result["command_id"], result, PRIORITY["command_result"])
 
     # --- configuration ----------------------------------------------------------------------------
     def apply_config_updates(self, updates: dict[str, Any]) -> None:

@@ -35,6 +35,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_outbox_ready ON outbox (status, priority, created_at);
+CREATE TABLE IF NOT EXISTS command_ledger (
+    command_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL
+);
 CREATE TABLE IF NOT EXISTS metric_history (
     ts REAL PRIMARY KEY, cpu REAL, memory REAL, disk REAL
 );
@@ -205,6 +213,56 @@ class Store:
                 (kind,),
             ).fetchall()
         return [OutboxItem(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
+
+    # --- command ledger ---------------------------------------------------------------------------
+    # A command id goes in before anything runs and never leaves: the ledger is what makes a command
+    # run at most once, whatever the server re-offers and however the agent dies.
+    def ledger_accept(self, command_id: str, payload: dict[str, Any], status: str = "accepted") -> bool:
+        """Record a command; False when it was already recorded (then it must not run again)."""
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO command_ledger (command_id, status, payload, received_at) "
+                "VALUES (?, ?, ?, ?)",
+                (command_id, status, json.dumps(payload), time.time()),
+            )
+            return cursor.rowcount == 1
+
+    def ledger_set(self, command_id: str, status: str) -> None:
+        column = {"running": "started_at", "done": "finished_at"}.get(status)
+        with self._tx() as conn:
+            if column:
+                conn.execute(
+                    f"UPDATE command_ledger SET status = ?, {column} = ? WHERE command_id = ?",  # noqa: S608
+                    (status, time.time(), command_id),
+                )
+            else:
+                conn.execute(
+                    "UPDATE command_ledger SET status = ? WHERE command_id = ?", (status, command_id)
+                )
+
+    def ledger_with(self, status: str) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT command_id, payload FROM command_ledger WHERE status = ? ORDER BY received_at",
+                (status,),
+            ).fetchall()
+        return [(row[0], json.loads(row[1])) for row in rows]
+
+    def ledger_status(self, command_id: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT status FROM command_ledger WHERE command_id = ?", (command_id,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def ledger_recent(self, since: float, limit: int = 500) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT command_id FROM command_ledger WHERE received_at >= ? "
+                "ORDER BY received_at DESC LIMIT ?",
+                (since, limit),
+            ).fetchall()
+        return [row[0] for row in rows]
 
     # --- metric history ---------------------------------------------------------------------------
     def record_metrics(self, ts: float, cpu: float | None, memory: float | None, disk: float | None) -> None:

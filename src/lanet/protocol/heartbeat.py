@@ -112,6 +112,11 @@ class HeartbeatRequest(WireModel):
     sent_at: Timestamp | None = None
     agent_version: str | None = short_text(32)
     config_revision: NonNegativeInt | None = None
+    command_acks: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Commands the agent has recorded in its ledger: the server stops offering them",
+    )
 
 
 class Command(WireModel):

@@ -266,6 +266,93 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- commands -------------------------------------------------------------------------------------
+def cmd_commands_send(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from lanet.server.services.commands import CommandError, queue_command
+
+    if args.script:
+        try:
+            script = open(args.script, encoding="utf-8").read()  # noqa: SIM115
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read {args.script}: {exc}") from None
+    else:
+        script = args.inline
+    db = _db()
+    try:
+        with db.session() as session:
+            command = queue_command(
+                session,
+                asset_id=args.asset,
+                type_=args.type,
+                script=script,
+                actor=_actor(),
+                timeout=args.timeout,
+                priority=args.priority,
+                arguments=args.arg or [],
+                expires_in=timedelta(minutes=args.expires_minutes),
+            )
+            print(command.id)
+    except CommandError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def _command_lines(data: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{key}: {_ts(value) if isinstance(value, datetime) else value}"
+        for key, value in data.items()
+        if key not in ("stdout", "stderr")
+    ]
+    for stream in ("stdout", "stderr"):
+        text = data[stream] or ""
+        note = " (truncated)" if data[f"{stream}_truncated"] else ""
+        lines.append(f"--- {stream}{note} ---")
+        lines.append(text.rstrip("\n"))
+    return lines
+
+
+def cmd_commands_show(args: argparse.Namespace) -> int:
+    from lanet.server.models import Command
+    from lanet.server.services.commands import describe
+
+    db = _db()
+    with db.session() as session:
+        command = session.get(Command, args.command_id)
+        if command is None:
+            raise CliError(f"no command with id {args.command_id!r}")
+        data = describe(command)
+    if args.json:
+        print(json.dumps(data, default=lambda v: _ts(v) if isinstance(v, datetime) else str(v), indent=2))
+    else:
+        print("\n".join(_command_lines(data)))
+    return 0
+
+
+def cmd_commands_list(args: argparse.Namespace) -> int:
+    from lanet.server.models import Command
+
+    db = _db()
+    with db.session() as session:
+        rows = session.scalars(
+            select(Command).where(Command.asset_id == args.asset).order_by(Command.queued_at.desc())
+        ).all()
+        table = [
+            [
+                c.id,
+                c.type,
+                c.status,
+                c.priority,
+                _ts(c.queued_at),
+                c.exit_code if c.exit_code is not None else "-",
+            ]
+            for c in rows
+        ]
+    print(_table(table, ["COMMAND ID", "TYPE", "STATUS", "PRIORITY", "QUEUED", "EXIT"]))
+    return 0
+
+
 # --- maintenance ----------------------------------------------------------------------------------
 def cmd_maintenance(args: argparse.Namespace) -> int:
     import logging
@@ -302,7 +389,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaration per verb
     parser = argparse.ArgumentParser(prog="lanet-server", description="LANET backend module")
     parser.add_argument("--version", action="version", version=f"lanet-server {lanet.__version__}")
     sub = parser.add_subparsers(dest="group", required=True)
@@ -347,6 +434,28 @@ def build_parser() -> argparse.ArgumentParser:
     cshow.add_argument("--scope", choices=["client", "site", "asset"], required=True)
     cshow.add_argument("--id", required=True)
     cshow.set_defaults(func=cmd_config_show)
+
+    cmds = sub.add_parser("commands", help="remote scripts").add_subparsers(dest="verb", required=True)
+    send = cmds.add_parser("send", help="queue a script for an asset (prints the command id)")
+    send.add_argument("--asset", required=True)
+    send.add_argument("--type", required=True, choices=["powershell", "batch", "bash", "sh", "python"])
+    source = send.add_mutually_exclusive_group(required=True)
+    source.add_argument("--script", help="file holding the script")
+    source.add_argument("--inline", help="the script text")
+    send.add_argument(
+        "--timeout", type=int, default=300, help="seconds (the agent's scripts.timeout caps it)"
+    )
+    send.add_argument("--priority", choices=["low", "normal", "high"], default="normal")
+    send.add_argument("--expires-minutes", type=int, default=24 * 60)
+    send.add_argument("--arg", action="append", help="an argument for the script (repeatable)")
+    send.set_defaults(func=cmd_commands_send)
+    show = cmds.add_parser("show", help="status, exit code, output and times")
+    show.add_argument("command_id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_commands_show)
+    clist = cmds.add_parser("list", help="an asset's commands, newest first")
+    clist.add_argument("--asset", required=True)
+    clist.set_defaults(func=cmd_commands_list)
 
     maint = sub.add_parser("maintenance", help="mark silent assets offline (once, or --loop)")
     maint.add_argument("--loop", action="store_true", help="repeat every 30 s until stopped")

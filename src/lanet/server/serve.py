@@ -31,11 +31,16 @@ def tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
 
 def maintenance_pass(db: "Database") -> None:
     """One round of upkeep: flag assets that stopped sending heartbeats as offline."""
+    from lanet.server.services.commands import expire_overdue
     from lanet.server.services.telemetry import mark_offline
 
     changed = mark_offline(db)
     if changed:
         log.info("%d asset(s) now offline", changed)
+    with db.session() as session:
+        expired = expire_overdue(session)
+    if expired:
+        log.info("%d command(s) expired before their asset came back", expired)
 
 
 def maintenance_loop(settings: Settings, stop: threading.Event) -> None:

@@ -3,6 +3,7 @@
 from flask import request
 from pydantic import Field
 
+from lanet.protocol.commands import CommandResult, CommandResultAck
 from lanet.protocol.common import UUIDStr, WireModel
 from lanet.protocol.errors import TOKEN_REFUSAL_REASONS, ErrorCode
 from lanet.protocol.heartbeat import HeartbeatRequest, HeartbeatResponse
@@ -18,7 +19,7 @@ from lanet.server.api.errors import ApiError
 from lanet.server.api.operations import ApiBlueprint
 from lanet.server.models import Asset
 from lanet.server.models.base import utcnow
-from lanet.server.services import ratelimit, registration, telemetry
+from lanet.server.services import commands, ratelimit, registration, telemetry
 from lanet.server.services.credentials import issue_agent_jwt, refresh_matches
 from lanet.server.services.inventory import apply_inventory
 from lanet.server.state import state
@@ -180,3 +181,27 @@ def inventory(body: InventoryUpload) -> InventoryAck:
         changed = apply_inventory(session, asset, body.hardware_info, utcnow())
         digest = asset.inventory_digest or ""
     return InventoryAck(changed=changed, inventory_digest=digest)
+
+
+@bp.operation(
+    "/commands/result",
+    summary="Report a remote command's outcome",
+    body=CommandResult,
+    response=CommandResultAck,
+    auth="agent",
+    errors=(404,),
+)
+def command_result(body: CommandResult) -> CommandResultAck:
+    """Exit code, capped output and times of a command this asset ran (or refused, or lost to a
+    crash). Sent from the agent's outbox: a repeated result is acknowledged and ignored."""
+    claims = require_agent()
+    _limit(f"results:{claims.asset_id}")
+    app = state()
+    with app.db.session() as session:
+        recorded = commands.record_result(session, claims.asset_id, body)
+        if recorded is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, "No such command for this asset")
+        ack = CommandResultAck(
+            command_id=recorded.command.id, status=recorded.command.status, duplicate=recorded.duplicate
+        )
+    return ack

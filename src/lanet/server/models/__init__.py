@@ -4,6 +4,7 @@
 from lanet.server.models.assets import AgentLog, Alert, Asset, AssetService, AssetSoftware, MetricSample
 from lanet.server.models.audit import AuditEntry
 from lanet.server.models.base import Base
+from lanet.server.models.commands import Command
 from lanet.server.models.config import ConfigChange, ConfigOverride
 from lanet.server.models.ratelimit import RateLimitBucket
 from lanet.server.models.tenancy import Client, Site
@@ -18,6 +19,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Client",
+    "Command",
     "ConfigChange",
     "ConfigOverride",
     "InstallToken",

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from lanet.protocol.heartbeat import Alert as AlertMessage
 from lanet.protocol.heartbeat import HeartbeatRequest, HeartbeatResponse
 from lanet.server.db import Database
-from lanet.server.models import AgentLog, Alert, Asset, MetricSample
+from lanet.server.models import AgentLog, Alert, Asset, Command, MetricSample
 from lanet.server.models.assets import (
     ALERT_OPEN,
     ALERT_RESOLVED,
@@ -27,7 +27,8 @@ from lanet.server.models.assets import (
     STATUS_WARNING,
 )
 from lanet.server.models.base import table_of, utcnow
-from lanet.server.services import config_push
+from lanet.server.models.commands import PENDING
+from lanet.server.services import commands, config_push
 from lanet.server.services.ratelimit import retry_after, window_start
 from lanet.server.settings import MISSED_INTERVALS_OFFLINE, RateLimit
 
@@ -35,6 +36,7 @@ assets = table_of(Asset)
 samples = table_of(MetricSample)
 alerts = table_of(Alert)
 agent_logs = table_of(AgentLog)
+commands_table = table_of(Command)
 
 
 class AssetGoneError(Exception):
@@ -69,7 +71,9 @@ WITH a AS (
             ELSE config_revision_applied END
     WHERE id = %(asset_id)s AND retired_at IS NULL
     RETURNING client_id, site_id, rate_window_count, config_revision_pending, config_revision_applied,
-              heartbeat_interval
+              heartbeat_interval,
+              (SELECT count(*) FROM commands c
+               WHERE c.asset_id = assets.id AND c.status IN ('queued', 'delivered')) AS pending_commands
 ), s AS (
     INSERT INTO metric_samples (asset_id, message_id, sampled_at, cpu_usage, memory_usage, disk_usage,
         network_usage, uptime, temperature, processes_count, threads_count, extra)
@@ -151,11 +155,19 @@ def record_heartbeat(
             config_updates, revision = config_push.pending_updates(
                 conn, row.client_id, row.site_id, asset_id, row.config_revision_applied
             )
+    offered: list[dict[str, Any]] = []
+    if body.command_acks or row.pending_commands:
+        # Commands are rare and their every step is audited: a durable transaction of their own.
+        with db.session() as session:
+            if body.command_acks:
+                commands.acknowledge(session, asset_id, body.command_acks, now)
+            if row.pending_commands:
+                offered = commands.deliver(session, asset_id, now)
     interval = int(config_updates.get("heartbeat_interval", row.heartbeat_interval))
     return HeartbeatResponse(
         received_at=now,
         next_heartbeat=now + timedelta(seconds=interval),
-        commands=[],
+        commands=offered,  # type: ignore[arg-type]
         config_updates=config_updates,
         config_revision=revision,
     )
@@ -179,6 +191,7 @@ class _Written:
     config_revision_pending: int
     config_revision_applied: int
     heartbeat_interval: int
+    pending_commands: int
     fresh: bool
 
 
@@ -253,6 +266,13 @@ def _write_sqlite(conn: Connection, params: dict[str, Any], body: HeartbeatReque
         config_revision_pending=row.config_revision_pending,
         config_revision_applied=row.config_revision_applied,
         heartbeat_interval=row.heartbeat_interval,
+        pending_commands=int(
+            conn.execute(
+                select(func.count())
+                .select_from(commands_table)
+                .where(commands_table.c.asset_id == params["asset_id"], commands_table.c.status.in_(PENDING))
+            ).scalar_one()
+        ),
         fresh=fresh,
     )
 
