@@ -141,7 +141,7 @@ def test_kill_9_mid_run_reports_interrupted_and_never_runs_again(
     marker = tmp_path / "runs.log"
     command_id = send(server, agent, "bash", 'echo run >> "$1"; sleep 30', "--arg", str(marker))
     agent.start()
-    wait_for(lambda: marker.exists(), 40, "the script to start")
+    wait_for(marker.exists, 40, "the script to start")
     agent.kill9()
     agent.start()
     result = finished(server, command_id)
