@@ -150,3 +150,16 @@ def test_db_upgrade_creates_the_schema(
     assert main(["db", "current"]) == 0
     assert capsys.readouterr().out.strip() == head
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_api_keys_create_prints_the_key_once_and_revoke_stops_it(
+    cli: Callable[..., tuple[int, str, str]], db: Database
+) -> None:
+    code, out, _ = cli("api-keys", "create", "--name", "helpdesk")
+    key = out.strip().splitlines()[-1]
+    assert code == 0 and key.startswith("lak_")
+    code, _, err = cli("api-keys", "create", "--name", "helpdesk")
+    assert code == 2 and "exists already" in err
+    assert cli("api-keys", "revoke", "helpdesk")[0] == 0
+    code, _, err = cli("api-keys", "revoke", "nobody")
+    assert code == 2 and "no api key" in err

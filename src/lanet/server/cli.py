@@ -353,6 +353,33 @@ def cmd_commands_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- api keys -------------------------------------------------------------------------------------
+def cmd_apikeys_create(args: argparse.Namespace) -> int:
+    from lanet.server.services.apikeys import create_key
+
+    db = _db()
+    try:
+        with db.session() as session:
+            record, plain = create_key(session, _keys(), args.name, _actor())
+            print(f"api key {record.name} ({record.id}), role {record.role}; shown once:")
+            print(plain)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def cmd_apikeys_revoke(args: argparse.Namespace) -> int:
+    from lanet.server.services.apikeys import revoke_key
+
+    db = _db()
+    with db.session() as session:
+        record = revoke_key(session, args.key, _actor())
+        if record is None:
+            raise CliError(f"no api key with id or name {args.key!r}")
+        print(f"api key {record.name} revoked")
+    return 0
+
+
 # --- maintenance ----------------------------------------------------------------------------------
 def cmd_maintenance(args: argparse.Namespace) -> int:
     import logging
@@ -456,6 +483,16 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaratio
     clist = cmds.add_parser("list", help="an asset's commands, newest first")
     clist.add_argument("--asset", required=True)
     clist.set_defaults(func=cmd_commands_list)
+
+    keys = sub.add_parser("api-keys", help="keys for the technicians' API").add_subparsers(
+        dest="verb", required=True
+    )
+    kcreate = keys.add_parser("create", help="create a key (printed once, on the last line)")
+    kcreate.add_argument("--name", required=True)
+    kcreate.set_defaults(func=cmd_apikeys_create)
+    krevoke = keys.add_parser("revoke", help="revoke a key by id or name")
+    krevoke.add_argument("key")
+    krevoke.set_defaults(func=cmd_apikeys_revoke)
 
     maint = sub.add_parser("maintenance", help="mark silent assets offline (once, or --loop)")
     maint.add_argument("--loop", action="store_true", help="repeat every 30 s until stopped")

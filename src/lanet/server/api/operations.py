@@ -278,6 +278,8 @@ def build_openapi(app: Flask) -> dict[str, Any]:
             }
         if op.auth == "agent":
             spec["security"] = [{"agentJWT": []}]
+        elif op.auth == "technician":
+            spec["security"] = [{"technicianKey": []}]
         paths.setdefault(op.path, {})[op.method] = spec
 
     return {
@@ -295,6 +297,7 @@ def build_openapi(app: Flask) -> dict[str, Any]:
             "schemas": schemas,
             "securitySchemes": {
                 "agentJWT": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "technicianKey": {"type": "http", "scheme": "bearer", "description": "lak_... API key"},
             },
         },
     }

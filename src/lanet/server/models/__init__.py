@@ -1,6 +1,7 @@
 """SQLAlchemy 2 typed models. Table names follow the seed's backend (``clients``, ``sites``,
 ``agent_installation_tokens``, ``agent_token_usage_history``, ``assets``)."""
 
+from lanet.server.models.apikeys import ApiKey
 from lanet.server.models.assets import AgentLog, Alert, Asset, AssetService, AssetSoftware, MetricSample
 from lanet.server.models.audit import AuditEntry
 from lanet.server.models.base import Base
@@ -13,6 +14,7 @@ from lanet.server.models.tokens import InstallToken, TokenUsage
 __all__ = [
     "AgentLog",
     "Alert",
+    "ApiKey",
     "Asset",
     "AssetService",
     "AssetSoftware",

@@ -26,10 +26,14 @@ class Keys:
         master = secret.encode()
         self._install = hmac.new(master, b"lanet/install-token", hashlib.sha256).digest()
         self._refresh = hmac.new(master, b"lanet/refresh-token", hashlib.sha256).digest()
+        self._api = hmac.new(master, b"lanet/api-key", hashlib.sha256).digest()
         self.jwt = hmac.new(master, b"lanet/agent-jwt", hashlib.sha256).digest()
 
     def install_digest(self, token: str) -> str:
         return hmac.new(self._install, token.encode(), hashlib.sha256).hexdigest()
+
+    def api_key_digest(self, key: str) -> str:
+        return hmac.new(self._api, key.encode(), hashlib.sha256).hexdigest()
 
     def refresh_digest(self, token: str) -> str:
         return hmac.new(self._refresh, token.encode(), hashlib.sha256).hexdigest()

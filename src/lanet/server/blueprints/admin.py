@@ -1,0 +1,191 @@
+"""The technicians' API: queue scripts and read their results, push configuration.
+
+Authenticated with an API key (``Authorization: Bearer lak_...``, made with ``lanet-server api-keys
+create``) acting as a technician of the MSP. Every change is audited under ``apikey:<name>``.
+"""
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from flask import request
+from pydantic import Field, ValidationError
+from sqlalchemy import select
+
+from lanet.protocol.common import Timestamp, WireModel
+from lanet.protocol.config_updates import UnknownConfigKeyError
+from lanet.protocol.errors import ErrorCode
+from lanet.server.api.agent_auth import count_failure
+from lanet.server.api.errors import ApiError, details_from_validation
+from lanet.server.api.operations import ApiBlueprint, Reply
+from lanet.server.models import Command
+from lanet.server.services import apikeys, commands, config_push
+from lanet.server.state import state
+
+bp = ApiBlueprint("admin", __name__, url_prefix="/api/admin", tag="technicians")
+
+
+def require_technician() -> str:
+    """The caller's audit name; 401 without a valid key."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    app = state()
+    if scheme.lower() == "bearer" and key.strip():
+        with app.db.session() as session:
+            record = apikeys.check_key(session, app.keys, key.strip())
+            if record is not None:
+                return f"apikey:{record.name}"
+    raise count_failure(
+        ErrorCode.AUTH_INVALID, "Send a technician API key as 'Authorization: Bearer lak_...'"
+    )
+
+
+class QueueCommand(WireModel):
+    asset_id: str = Field(min_length=1, max_length=64)
+    type: Literal["powershell", "batch", "bash", "sh", "python"]
+    script: str = Field(min_length=1, max_length=commands.MAX_SCRIPT_CHARS)
+    arguments: list[Annotated[str, Field(max_length=4096)]] = Field(default_factory=list, max_length=64)
+    timeout: Annotated[int, Field(ge=1, le=86_400)] = 300
+    priority: Literal["low", "normal", "high"] = "normal"
+    expires_minutes: Annotated[int, Field(ge=1, le=30 * 24 * 60)] = 24 * 60
+
+
+class CommandView(WireModel):
+    command_id: str
+    asset_id: str
+    type: str
+    status: str
+    priority: str
+    timeout: int
+    queued_by: str
+    queued_at: Timestamp
+    expires_at: Timestamp
+    delivered_at: Timestamp | None = None
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+    exit_code: int | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    reason: str | None = None
+
+
+class CommandList(WireModel):
+    items: list[CommandView]
+
+
+class ConfigChangeRequest(WireModel):
+    scope: Literal["client", "site", "asset"]
+    id: str = Field(min_length=1, max_length=255, description="id (or, for a client, its name)")
+    key: str = Field(min_length=1, max_length=64)
+    value: Any
+
+
+class ConfigChangeDone(WireModel):
+    scope: str
+    id: str
+    key: str
+    value: Any
+    revision: int
+
+
+def _view(command: Command) -> CommandView:
+    return CommandView.model_validate(commands.describe(command))
+
+
+@bp.operation(
+    "/commands",
+    summary="Queue a script for an asset",
+    body=QueueCommand,
+    response=CommandView,
+    status=201,
+    auth="technician",
+    errors=(404,),
+)
+def queue(body: QueueCommand) -> CommandView:
+    """The command is offered to the asset's agent at its next heartbeat, or when it comes back,
+    until it expires."""
+    actor = require_technician()
+    with state().db.session() as session:
+        try:
+            command = commands.queue_command(
+                session,
+                asset_id=body.asset_id,
+                type_=body.type,
+                script=body.script,
+                actor=actor,
+                timeout=body.timeout,
+                priority=body.priority,
+                arguments=body.arguments,
+                expires_in=timedelta(minutes=body.expires_minutes),
+            )
+        except commands.CommandError as exc:
+            status = 404 if "no asset" in str(exc) else 422
+            raise ApiError(
+                status, ErrorCode.NOT_FOUND if status == 404 else ErrorCode.VALIDATION_ERROR, str(exc)
+            ) from None
+        return _view(command)
+
+
+@bp.operation(
+    "/commands/<command_id>",
+    "GET",
+    summary="A command's status, exit code and output",
+    response=CommandView,
+    auth="technician",
+    errors=(404,),
+)
+def show(command_id: str) -> CommandView:
+    require_technician()
+    with state().db.session() as session:
+        command = session.get(Command, command_id)
+        if command is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, "No such command")
+        return _view(command)
+
+
+@bp.operation(
+    "/assets/<asset_id>/commands",
+    "GET",
+    summary="An asset's commands, newest first",
+    response=CommandList,
+    auth="technician",
+)
+def asset_commands(asset_id: str) -> CommandList:
+    require_technician()
+    with state().db.session() as session:
+        rows = session.scalars(
+            select(Command).where(Command.asset_id == asset_id).order_by(Command.queued_at.desc()).limit(200)
+        ).all()
+        return CommandList(items=[_view(c) for c in rows])
+
+
+@bp.operation(
+    "/config",
+    summary="Push configuration to a client, site or asset",
+    body=ConfigChangeRequest,
+    response=ConfigChangeDone,
+    auth="technician",
+    errors=(404,),
+)
+def set_config(body: ConfigChangeRequest) -> Reply:
+    """Delivered in the heartbeat's config_updates until each agent in scope applies it."""
+    actor = require_technician()
+    with state().db.session() as session:
+        try:
+            scope = config_push.resolve_scope(session, body.scope, body.id)
+            revision = config_push.set_override(session, scope, body.key, body.value, actor)
+        except config_push.ScopeNotFoundError as exc:
+            raise ApiError(404, ErrorCode.NOT_FOUND, str(exc)) from None
+        except UnknownConfigKeyError:
+            raise ApiError(
+                422, ErrorCode.VALIDATION_ERROR, f"Unknown configuration key {body.key!r}"
+            ) from None
+        except ValidationError as exc:
+            details = details_from_validation(exc, prefix="value.")
+            raise ApiError(
+                422, ErrorCode.VALIDATION_ERROR, f"Invalid value for {body.key}", details
+            ) from None
+    return Reply(
+        ConfigChangeDone(scope=body.scope, id=scope.id, key=body.key, value=body.value, revision=revision)
+    )

@@ -1,0 +1,101 @@
+"""The technicians' API: API-key auth, queueing scripts, reading results, pushing configuration."""
+
+from collections.abc import Callable
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from lanet.server.db import Database
+from lanet.server.models import ApiKey, AuditEntry
+from lanet.server.services.apikeys import create_key, revoke_key
+from lanet.server.services.credentials import Keys
+from tests.conftest import SECRET
+from tests.server.helpers import HEARTBEAT, bearer, heartbeat_body, register
+
+
+@pytest.fixture
+def tech_key(db: Database) -> str:
+    with db.session() as session:
+        return create_key(session, Keys(SECRET), "helpdesk", "cli:admin")[1]
+
+
+def test_keys_are_required_and_stored_only_as_digests(
+    client: FlaskClient, db: Database, tech_key: str
+) -> None:
+    body = {"asset_id": "x", "type": "bash", "script": "true"}
+    assert client.post("/api/admin/commands", json=body).status_code == 401
+    assert client.post("/api/admin/commands", json=body, headers=bearer("lak_wrong")).status_code == 401
+    with db.session() as session:
+        record = session.scalars(select(ApiKey)).one()
+        assert tech_key not in record.key_digest
+        revoke_key(session, "helpdesk", "cli:admin")
+    assert client.post("/api/admin/commands", json=body, headers=bearer(tech_key)).status_code == 401
+
+
+def test_queue_deliver_and_read_a_command(
+    client: FlaskClient, new_token: Callable[..., str], db: Database, tech_key: str
+) -> None:
+    agent = register(client, new_token())
+    queued = client.post(
+        "/api/admin/commands",
+        json={
+            "asset_id": agent["asset_id"],
+            "type": "bash",
+            "script": "uptime",
+            "priority": "high",
+            "timeout": 60,
+        },
+        headers=bearer(tech_key),
+    )
+    assert queued.status_code == 201
+    command = queued.get_json()["data"]
+    assert command["status"] == "queued" and command["queued_by"] == "apikey:helpdesk"
+    beat = client.post(
+        HEARTBEAT, json=heartbeat_body(agent["asset_id"]), headers=bearer(agent["agent_token"])
+    )
+    assert [c["command_id"] for c in beat.get_json()["data"]["commands"]] == [command["command_id"]]
+    shown = client.get(f"/api/admin/commands/{command['command_id']}", headers=bearer(tech_key)).get_json()
+    assert shown["data"]["status"] == "delivered"
+    listed = client.get(
+        f"/api/admin/assets/{agent['asset_id']}/commands", headers=bearer(tech_key)
+    ).get_json()
+    assert [c["command_id"] for c in listed["data"]["items"]] == [command["command_id"]]
+    assert client.get("/api/admin/commands/nope", headers=bearer(tech_key)).status_code == 404
+    missing = client.post(
+        "/api/admin/commands",
+        json={"asset_id": "nope", "type": "bash", "script": "true"},
+        headers=bearer(tech_key),
+    )
+    assert missing.status_code == 404
+
+
+def test_push_configuration_through_the_api(
+    client: FlaskClient, new_token: Callable[..., str], db: Database, tech_key: str
+) -> None:
+    agent = register(client, new_token())
+    done = client.post(
+        "/api/admin/config",
+        json={"scope": "asset", "id": agent["asset_id"], "key": "heartbeat_interval", "value": 30},
+        headers=bearer(tech_key),
+    )
+    assert done.status_code == 200 and done.get_json()["data"]["revision"] >= 1
+    bad = client.post(
+        "/api/admin/config",
+        json={"scope": "asset", "id": agent["asset_id"], "key": "cpu_threshold", "value": 400},
+        headers=bearer(tech_key),
+    )
+    assert bad.status_code == 422 and bad.get_json()["details"][0]["field"].startswith("value")
+    unknown = client.post(
+        "/api/admin/config",
+        json={"scope": "site", "id": "nope", "key": "log_level", "value": "DEBUG"},
+        headers=bearer(tech_key),
+    )
+    assert unknown.status_code == 404
+    beat = client.post(
+        HEARTBEAT, json=heartbeat_body(agent["asset_id"]), headers=bearer(agent["agent_token"])
+    )
+    assert beat.get_json()["data"]["config_updates"] == {"heartbeat_interval": 30}
+    with db.session() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "config.set")).one()
+        assert entry.actor == "apikey:helpdesk"
