@@ -139,13 +139,20 @@ def test_kill_9_mid_run_reports_interrupted_and_never_runs_again(
     server: LiveServer, agent: AgentProcess, tmp_path: Path
 ) -> None:
     marker = tmp_path / "runs.log"
-    command_id = send(server, agent, "bash", 'echo run >> "$1"; sleep 30', "--arg", str(marker))
+    command_id = send(server, agent, "bash", 'echo run >> "$1"; sleep 31', "--arg", str(marker))
     agent.start()
     wait_for(marker.exists, 40, "the script to start")
     agent.kill9()
+    orphans = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "31"]]
+    assert orphans, "the script outlived the killed agent"
     agent.start()
     result = finished(server, command_id)
     assert result["status"] == "interrupted"
+    wait_for(
+        lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in orphans),
+        10,
+        "the restarted agent to end what the crash left running",
+    )
     time.sleep(12)  # two more heartbeats: the server no longer offers it, the ledger would refuse it anyway
     assert marker.read_text() == "run\n"
 

@@ -180,6 +180,9 @@ class Executor:
         """After a restart: report what died mid-run, queue what never started."""
         for command_id, _payload in self.store.ledger_with("running"):
             log.warning("command %s was running when the agent stopped: reported interrupted", command_id)
+            orphan = self.store.ledger_orphan(command_id)
+            if orphan is not None:
+                _end_orphan(*orphan)
             self._finish(command_id, Outcome("interrupted", reason="the agent stopped while the script ran"))
         for _command_id, payload in self.store.ledger_with("accepted"):
             self._enqueue(payload)
@@ -280,6 +283,8 @@ class Executor:
             )
             with self._lock:
                 self._running[command_id] = proc.pid
+            with contextlib.suppress(psutil.Error):
+                self.store.ledger_process(command_id, proc.pid, psutil.Process(proc.pid).create_time())
             if proc.stdout is None or proc.stderr is None:  # pragma: no cover - PIPE always gives streams
                 raise RuntimeError("no pipes to the script")
             out, err = _Capped(proc.stdout, MAX_OUTPUT_CHARS), _Capped(proc.stderr, MAX_OUTPUT_CHARS)
@@ -370,6 +375,17 @@ class Executor:
             pids = [pid for pid in self._running.values() if pid]
         for pid in pids:
             kill_tree(pid)
+
+
+def _end_orphan(pid: int, created: float) -> None:
+    """End a script a crashed agent left running, if that pid is still that process (not a reuse)."""
+    try:
+        same = abs(psutil.Process(pid).create_time() - created) < 0.01
+    except psutil.Error:
+        return
+    if same:
+        log.warning("ending process %d left running by the previous agent", pid)
+        kill_tree(pid)
 
 
 def _parse(timestamp: str) -> float:

@@ -41,7 +41,9 @@ CREATE TABLE IF NOT EXISTS command_ledger (
     payload TEXT NOT NULL,
     received_at REAL NOT NULL,
     started_at REAL,
-    finished_at REAL
+    finished_at REAL,
+    pid INTEGER,
+    pid_created REAL
 );
 CREATE TABLE IF NOT EXISTS metric_history (
     ts REAL PRIMARY KEY, cpu REAL, memory REAL, disk REAL
@@ -195,11 +197,6 @@ class Store:
                 (at, error[:500], item_id),
             )
 
-    def release_all(self) -> None:
-        """Make every deferred item due now (the connection came back)."""
-        with self._tx() as conn:
-            conn.execute("UPDATE outbox SET next_attempt_at = 0 WHERE status = 'ready'")
-
     def outbox_counts(self) -> dict[str, int]:
         with self._lock:
             rows = self._conn.execute("SELECT kind, count(*) FROM outbox GROUP BY kind").fetchall()
@@ -240,6 +237,21 @@ class Store:
                     "UPDATE command_ledger SET status = ? WHERE command_id = ?", (status, command_id)
                 )
 
+    def ledger_process(self, command_id: str, pid: int, created: float) -> None:
+        """Remember the script's process, so a later start can end what a crash left running."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE command_ledger SET pid = ?, pid_created = ? WHERE command_id = ?",
+                (pid, created, command_id),
+            )
+
+    def ledger_orphan(self, command_id: str) -> tuple[int, float] | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT pid, pid_created FROM command_ledger WHERE command_id = ?", (command_id,)
+            ).fetchone()
+        return (int(row[0]), float(row[1])) if row and row[0] is not None else None
+
     def ledger_with(self, status: str) -> list[tuple[str, dict[str, Any]]]:
         with self._lock:
             rows = self._conn.execute(
@@ -247,13 +259,6 @@ class Store:
                 (status,),
             ).fetchall()
         return [(row[0], json.loads(row[1])) for row in rows]
-
-    def ledger_status(self, command_id: str) -> str | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT status FROM command_ledger WHERE command_id = ?", (command_id,)
-            ).fetchone()
-        return row[0] if row else None
 
     def ledger_recent(self, since: float, limit: int = 500) -> list[str]:
         with self._lock:
