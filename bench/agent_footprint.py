@@ -19,10 +19,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,28 +44,12 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="lanet-footprint-"))
-    env = {
-        **os.environ,
-        "LANET_DATA_DIR": str(work / "server"),
-        "LANET_DATABASE_URL": f"sqlite:///{work}/s.db",
-    }
-    server_cli = [sys.executable, "-m", "lanet.server.cli"]
+    env = _spawn.sqlite_env(work / "server")
     agent_cli = [sys.executable, "-m", "lanet.agent.cli"]
-    subprocess.run([*server_cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    token = (
-        subprocess.run(
-            [*server_cli, "tokens", "create", "--client", "Bench", "--site", "Lab"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    token = _spawn.prepare(env)
     subprocess.run(
         [
-            *server_cli,
+            *_spawn.SERVER_CLI,
             "config",
             "set",
             "--scope",
@@ -78,20 +64,9 @@ def main() -> None:
         capture_output=True,
     )
     port = 19000 + os.getpid() % 1000
-    server = subprocess.Popen(
-        [*server_cli, "serve", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = _spawn.serve(env, port, workers=1)
     agent = None
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         home = work / "agent"
         subprocess.run(
             [
@@ -111,7 +86,7 @@ def main() -> None:
         proc = psutil.Process(agent.pid)
         time.sleep(args.warmup)
         cpu_start = sum(proc.cpu_times()[:2])
-        beats_start = _count(work / "s.db")
+        beats_start = _count(work / "server" / "lanet.db")
         started = time.monotonic()
         rss = []
         while time.monotonic() - started < args.seconds:
@@ -119,7 +94,7 @@ def main() -> None:
             time.sleep(1)
         elapsed = time.monotonic() - started
         cpu = sum(proc.cpu_times()[:2]) - cpu_start
-        beats = _count(work / "s.db") - beats_start
+        beats = _count(work / "server" / "lanet.db") - beats_start
     finally:
         if agent is not None:
             agent.terminate()

@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _spawn
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = json.loads((ROOT / "tests/fixtures/seed_register_request.json").read_text())
 BEAT = json.loads((ROOT / "tests/fixtures/seed_heartbeat_request.json").read_text())
@@ -93,50 +96,20 @@ async def run_load(base: str, agents: list[dict[str, Any]], seconds: float) -> t
 
 def spawn_server(database: str, workers: int) -> tuple[subprocess.Popen[bytes], str, str]:
     data_dir = Path(tempfile.mkdtemp(prefix="lanet-bench-"))
-    url = f"sqlite:///{data_dir / 'lanet.db'}" if database == "sqlite" else database
-    env = {
-        **os.environ,
-        "LANET_DATA_DIR": str(data_dir),
-        "LANET_DATABASE_URL": url,
-        "LANET_RATE_AGENT": "1000000/60",
-        "LANET_RATE_REGISTER": "1000000/60",
-    }
-    cli = [sys.executable, "-m", "lanet.server.cli"]
+    limits = {"LANET_RATE_AGENT": "1000000/60", "LANET_RATE_REGISTER": "1000000/60"}
+    env = _spawn.sqlite_env(data_dir, **limits)
     if database != "sqlite":
         import psycopg
 
+        env["LANET_DATABASE_URL"] = database
         with psycopg.connect(
             database.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
         ) as conn:
             conn.execute("DROP SCHEMA public CASCADE")
             conn.execute("CREATE SCHEMA public")
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    token = (
-        subprocess.run(
-            [*cli, "tokens", "create", "--client", "Bench", "--site", "Lab"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    token = _spawn.prepare(env)
     port = 18000 + os.getpid() % 1000
-    proc = subprocess.Popen(
-        [*cli, "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + "/api/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    return proc, base, token
+    return _spawn.serve(env, port, workers), f"http://127.0.0.1:{port}", token
 
 
 def main() -> None:

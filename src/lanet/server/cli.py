@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -274,7 +275,7 @@ def cmd_commands_send(args: argparse.Namespace) -> int:
 
     if args.script:
         try:
-            script = open(args.script, encoding="utf-8").read()  # noqa: SIM115
+            script = Path(args.script).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CliError(f"cannot read {args.script}: {exc}") from None
     else:

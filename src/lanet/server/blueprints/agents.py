@@ -22,6 +22,7 @@ from lanet.server.models.base import utcnow
 from lanet.server.services import commands, ratelimit, registration, telemetry
 from lanet.server.services.credentials import issue_agent_jwt, refresh_matches
 from lanet.server.services.inventory import apply_inventory
+from lanet.server.settings import RateLimit
 from lanet.server.state import state
 
 bp = ApiBlueprint("agents", __name__, url_prefix="/api/agents", tag="agents")
@@ -29,17 +30,14 @@ bp = ApiBlueprint("agents", __name__, url_prefix="/api/agents", tag="agents")
 _REFUSAL_STATUS = {ErrorCode.TOKEN_MALFORMED: 400}
 
 
-def _limit(key: str) -> None:
-    """Count a request against ``key`` with the agent-endpoint limit; 429 past it."""
+def _limit(key: str, limit: RateLimit | None = None, message: str = "Too many requests") -> None:
+    """Count a request against ``key`` (the agent-endpoint limit unless told); 429 past it."""
     app = state()
     with app.db.engine.begin() as conn:
-        verdict = ratelimit.hit(conn, key, app.settings.agent_rate, utcnow())
+        verdict = ratelimit.hit(conn, key, limit or app.settings.agent_rate, utcnow())
     if not verdict.allowed:
         raise ApiError(
-            429,
-            ErrorCode.RATE_LIMITED,
-            "Too many requests",
-            headers={"Retry-After": str(verdict.retry_after)},
+            429, ErrorCode.RATE_LIMITED, message, headers={"Retry-After": str(verdict.retry_after)}
         )
 
 
@@ -60,15 +58,11 @@ def register_with_token(body: RegisterRequest) -> RegisterResponse:
     or returns the existing one for the same machine, and answers the agent JWT, its config and a
     refresh credential. Every attempt is recorded in the token's usage history."""
     app = state()
-    with app.db.engine.begin() as conn:
-        verdict = ratelimit.hit(conn, f"register:{client_ip()}", app.settings.register_rate, utcnow())
-    if not verdict.allowed:
-        raise ApiError(
-            429,
-            ErrorCode.RATE_LIMITED,
-            "Too many registration attempts from this address",
-            headers={"Retry-After": str(verdict.retry_after)},
-        )
+    _limit(
+        f"register:{client_ip()}",
+        app.settings.register_rate,
+        "Too many registration attempts from this address",
+    )
     try:
         result = registration.register(
             app.db,
