@@ -1,6 +1,6 @@
 """Remote commands (the seed's Script Executor): results the agent reports back."""
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
@@ -20,7 +20,7 @@ COMMAND_STATUSES = (
     "interrupted",
     "expired",
 )
-FINAL_STATUSES = frozenset(FinalStatus.__args__)  # type: ignore[attr-defined]
+FINAL_STATUSES = frozenset(get_args(FinalStatus))
 
 
 class CommandResult(WireModel):

@@ -105,7 +105,7 @@ def acknowledge(session: Session, asset_id: str, command_ids: list[str], now: da
     )
 
 
-def deliver(session: Session, asset_id: str, now: datetime) -> list[dict[str, Any]]:
+def deliver(session: Session, asset_id: str, now: datetime) -> list[CommandMessage]:
     """The commands to offer in this heartbeat reply, high priority first; expired ones are closed."""
     pending = session.scalars(
         select(Command)
@@ -130,15 +130,17 @@ def deliver(session: Session, asset_id: str, now: datetime) -> list[dict[str, An
                 details={"type": command.type, "script_sha256": _digest(command.script)},
             )
         offered.append(
-            CommandMessage(
-                command_id=command.id,
-                type=command.type,  # type: ignore[arg-type]
-                script=command.script,
-                timeout=command.timeout,
-                priority=command.priority,  # type: ignore[arg-type]
-                arguments=list(command.arguments or []),
-                expires_at=command.expires_at,
-            ).model_dump(mode="json")
+            CommandMessage.model_validate(
+                {
+                    "command_id": command.id,
+                    "type": command.type,
+                    "script": command.script,
+                    "timeout": command.timeout,
+                    "priority": command.priority,
+                    "arguments": list(command.arguments or []),
+                    "expires_at": command.expires_at,
+                }
+            )
         )
     return offered
 

@@ -16,9 +16,10 @@ from sqlalchemy import Connection, and_, case, func, insert, literal, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lanet.protocol.heartbeat import Alert as AlertMessage
-from lanet.protocol.heartbeat import HeartbeatRequest, HeartbeatResponse
+from lanet.protocol.heartbeat import Command, HeartbeatRequest, HeartbeatResponse
 from lanet.server.db import Database
-from lanet.server.models import AgentLog, Alert, Asset, Command, MetricSample
+from lanet.server.models import AgentLog, Alert, Asset, MetricSample
+from lanet.server.models import Command as CommandRow
 from lanet.server.models.assets import (
     ALERT_OPEN,
     ALERT_RESOLVED,
@@ -36,7 +37,7 @@ assets = table_of(Asset)
 samples = table_of(MetricSample)
 alerts = table_of(Alert)
 agent_logs = table_of(AgentLog)
-commands_table = table_of(Command)
+commands_table = table_of(CommandRow)
 
 
 class AssetGoneError(Exception):
@@ -155,7 +156,7 @@ def record_heartbeat(
             config_updates, revision = config_push.pending_updates(
                 conn, row.client_id, row.site_id, asset_id, row.config_revision_applied
             )
-    offered: list[dict[str, Any]] = []
+    offered: list[Command] = []
     if body.command_acks or row.pending_commands:
         # Commands are rare and their every step is audited: a durable transaction of their own.
         with db.session() as session:
@@ -167,7 +168,7 @@ def record_heartbeat(
     return HeartbeatResponse(
         received_at=now,
         next_heartbeat=now + timedelta(seconds=interval),
-        commands=offered,  # type: ignore[arg-type]
+        commands=offered,
         config_updates=config_updates,
         config_revision=revision,
     )
