@@ -18,8 +18,10 @@ client="Cafe Mexico S.A. de C.V."
 mkdir -p "$LANET_DATA_DIR"
 "$server" db upgrade
 token="$("$server" tokens create --client "$client" --site "Oficina Principal CDMX" --description demo | tail -n 1)"
-# A short interval so the demo's numbers move; real fleets keep the seed's 60 s.
+# A short interval so the demo's numbers move; real fleets keep the seed's 60 s. This machine is not
+# Windows, so the demo client allows its shells for remote scripts instead of the seed's defaults.
 "$server" config set --scope client --id "$client" heartbeat_interval 15 >/dev/null
+"$server" config set --scope client --id "$client" allowed_scripts '["bash", "sh", "python"]' >/dev/null
 
 "$server" serve --host 127.0.0.1 --port "$port" >"$LANET_DATA_DIR/server.log" 2>&1 &
 server_pid=$!
@@ -51,6 +53,8 @@ cat <<INFO
   This machine:   asset $asset_id, heartbeat every 15 s (agent home: $agent_home)
 
   Watch it:       LANET_DATA_DIR=$LANET_DATA_DIR $server assets list
+  Run a script:   LANET_DATA_DIR=$LANET_DATA_DIR $server commands send --asset $asset_id --type bash --inline 'uptime'
+                  then: LANET_DATA_DIR=$LANET_DATA_DIR $server commands show <printed id>
   Agent status:   $agent status --home $agent_home
   Ctrl-C stops the agent and the backend.
 
