@@ -1,11 +1,13 @@
 """Linux collectors three ways: recorded files (fixtures), patched paths, and the real OS."""
 
 import json
+import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -24,13 +26,22 @@ LINUX = FIXTURES / "linux"
 
 
 @pytest.fixture
-def recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+def recorded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # dpkg dates its installs by the mtime of info/<package>.list, which git does not keep: set them.
+    info = tmp_path / "info"
+    shutil.copytree(LINUX / "dpkg" / "info", info)
+    for name, when in (
+        ("adduser.list", "2024-03-05T10:00:00+00:00"),
+        ("libc6:amd64.list", "2023-06-10T12:00:00+00:00"),
+    ):
+        stamp = datetime.fromisoformat(when).timestamp()
+        os.utime(info / name, (stamp, stamp))
     monkeypatch.setattr(_linux, "DMI", LINUX / "dmi")
     monkeypatch.setattr(_linux, "OS_RELEASE", LINUX / "os-release")
     monkeypatch.setattr(_linux, "CPUINFO", LINUX / "cpuinfo")
     monkeypatch.setattr(_linux, "LOADAVG", LINUX / "loadavg")
     monkeypatch.setattr(_linux, "DPKG_STATUS", LINUX / "dpkg" / "status")
-    monkeypatch.setattr(_linux, "DPKG_INFO", LINUX / "dpkg" / "info")
+    monkeypatch.setattr(_linux, "DPKG_INFO", info)
 
 
 def test_hardware_from_recorded_dmi_and_proc(recorded: None) -> None:
