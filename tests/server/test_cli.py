@@ -163,3 +163,38 @@ def test_api_keys_create_prints_the_key_once_and_revoke_stops_it(
     assert cli("api-keys", "revoke", "helpdesk")[0] == 0
     code, _, err = cli("api-keys", "revoke", "nobody")
     assert code == 2 and "no api key" in err
+
+
+def test_tickets_verbs_work_a_ticket_through(
+    cli: Callable[..., tuple[int, str, str]], client: FlaskClient, new_token: Callable[..., str]
+) -> None:
+    agent = register(client, new_token())
+    body = {
+        "description": "No imprime",
+        "category": "impresora",
+        "priority": "alta",
+        "asset_id": agent["asset_id"],
+        "client_id": agent["client_id"],
+        "site_id": agent["site_id"],
+        "reporter_name": "Ana",
+    }
+    from tests.server.helpers import bearer
+
+    assert (
+        client.post(
+            "/api/tickets/create-from-agent", json=body, headers=bearer(agent["agent_token"])
+        ).status_code
+        == 201
+    )
+    code, out, _ = cli("tickets", "list")
+    assert code == 0 and "TKT-000001" in out and "nuevo" in out
+    assert cli("tickets", "assign", "TKT-000001", "--to", "María González")[0] == 0
+    assert cli("tickets", "comment", "TKT-000001", "--text", "Voy en camino", "--author", "María")[0] == 0
+    assert cli("tickets", "comment", "TKT-000001", "--text", "cambiar tóner", "--internal")[0] == 0
+    assert cli("tickets", "status", "TKT-000001", "resuelto")[0] == 0
+    code, out, _ = cli("tickets", "show", "TKT-000001")
+    assert "resuelto" in out and "María González" in out and "(internal)" in out
+    rows = json.loads(cli("tickets", "list", "--status", "resuelto", "--json")[1])
+    assert [r["number"] for r in rows] == ["TKT-000001"]
+    code, _, err = cli("tickets", "show", "TKT-999999")
+    assert code == 2 and "no ticket" in err

@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from lanet.protocol.common import UUIDStr, WireModel, short_text
+from lanet.protocol.common import Timestamp, UUIDStr, WireModel, short_text
 
 TicketPriority = Literal["baja", "media", "alta", "critica"]
 TicketCategory = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
@@ -33,3 +33,94 @@ class TicketFromAgent(WireModel):
         default=None, max_length=(MAX_SCREENSHOT_BYTES * 4) // 3 + 4, description="PNG, base64"
     )
     client_ticket_id: UUIDStr | None = None
+
+
+TicketStatus = Literal["nuevo", "asignado", "en_progreso", "esperando_cliente", "resuelto", "cerrado"]
+TicketChannel = Literal["agente", "portal", "email", "api", "telefono"]
+OPEN_STATUSES = ("nuevo", "asignado", "en_progreso", "esperando_cliente")
+TICKET_NUMBER_PATTERN = r"^TKT-\d{6,}$"
+
+#: Category id -> (es-MX label, English label). Ids are stable slugs; labels are for people.
+CATEGORIES: dict[str, tuple[str, str]] = {
+    "hardware": ("Hardware", "Hardware"),
+    "software": ("Software", "Software"),
+    "red": ("Red e Internet", "Network and Internet"),
+    "impresora": ("Impresora", "Printer"),
+    "correo": ("Correo electrónico", "Email"),
+    "accesos": ("Accesos y contraseñas", "Access and passwords"),
+    "otro": ("Otro", "Other"),
+}
+
+
+def format_ticket_number(number: int) -> str:
+    return f"TKT-{number:06d}"
+
+
+class Category(WireModel):
+    id: str
+    label_es: str
+    label_en: str
+
+
+class CategoryList(WireModel):
+    items: list[Category]
+
+
+class TicketComment(WireModel):
+    id: int
+    author: str
+    body: str
+    public: bool
+    created_at: Timestamp
+
+
+class TicketEvent(WireModel):
+    at: Timestamp
+    actor: str
+    field: str
+    old: str | None = None
+    new: str | None = None
+
+
+class TicketView(WireModel):
+    id: UUIDStr
+    number: str = Field(description="TKT-000001 style, sequential")
+    subject: str
+    description: str
+    category: str
+    priority: TicketPriority
+    status: TicketStatus
+    channel: TicketChannel
+    asset_id: UUIDStr | None = None
+    client_id: UUIDStr
+    site_id: UUIDStr | None = None
+    reporter_name: str | None = None
+    assigned_to: str | None = None
+    created_by_agent: bool = False
+    has_screenshot: bool = False
+    created_at: Timestamp
+    updated_at: Timestamp
+    resolved_at: Timestamp | None = None
+    rating: int | None = None
+    rating_comment: str | None = None
+
+
+class TicketDetail(TicketView):
+    auto_info: dict[str, Any] | None = None
+    comments: list[TicketComment] = Field(default_factory=list)
+    history: list[TicketEvent] = Field(default_factory=list)
+
+
+class MyTickets(WireModel):
+    items: list[TicketView]
+    open_count: int = Field(ge=0)
+
+
+class CommentRequest(WireModel):
+    body: str = Field(min_length=1, max_length=10_000)
+    author_name: str | None = short_text(255)
+
+
+class RatingRequest(WireModel):
+    rating: Annotated[int, Field(ge=1, le=5)]
+    comment: str | None = short_text(2000)

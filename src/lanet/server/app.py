@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lanet.server.api import errors
-from lanet.server.blueprints import admin, agents, meta
+from lanet.server.blueprints import admin, agents, meta, tickets
 from lanet.server.db import Database
 from lanet.server.services.credentials import Keys
 from lanet.server.settings import Settings
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, *, proxy_hops: int = 0) -> Flas
     errors.init_app(app)
     app.register_blueprint(agents.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(tickets.bp)
     app.register_blueprint(meta.bp)
     logging.getLogger("lanet").setLevel(logging.INFO)
     return app

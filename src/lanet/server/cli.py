@@ -354,6 +354,126 @@ def cmd_commands_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- tickets --------------------------------------------------------------------------------------
+def _ticket(session: Any, ref: str) -> Any:
+    from lanet.server.services.tickets import find
+
+    ticket = find(session, ref)
+    if ticket is None:
+        raise CliError(f"no ticket {ref!r}")
+    return ticket
+
+
+def cmd_tickets_list(args: argparse.Namespace) -> int:
+    from lanet.protocol.tickets import format_ticket_number
+    from lanet.server.services.tenancy import get_client
+    from lanet.server.services.tickets import list_all, view
+
+    db = _db()
+    with db.session() as session:
+        client_id = None
+        if args.client:
+            client = get_client(session, args.client)
+            if client is None:
+                raise CliError(f"no client with id or name {args.client!r}")
+            client_id = client.id
+        found = list_all(session, args.status, client_id)
+        if args.json:
+            print(json.dumps([view(t).model_dump(mode="json") for t in found], indent=2, ensure_ascii=False))
+            return 0
+        rows = [
+            [
+                format_ticket_number(t.number),
+                t.status,
+                t.priority,
+                t.category,
+                t.assigned_to or "-",
+                t.reporter_name or "-",
+                t.subject[:50],
+            ]
+            for t in found
+        ]
+    print(_table(rows, ["NUMBER", "STATUS", "PRIORITY", "CATEGORY", "TECHNICIAN", "REPORTER", "SUBJECT"]))
+    return 0
+
+
+def cmd_tickets_show(args: argparse.Namespace) -> int:
+    from lanet.server.services.tickets import detail
+
+    db = _db()
+    with db.session() as session:
+        data = detail(_ticket(session, args.ticket), include_internal=True).model_dump(mode="json")
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    for key in (
+        "number",
+        "subject",
+        "status",
+        "priority",
+        "category",
+        "channel",
+        "reporter_name",
+        "assigned_to",
+        "asset_id",
+        "created_at",
+        "updated_at",
+        "rating",
+    ):
+        print(f"{key}: {data[key] if data[key] is not None else '-'}")
+    print(f"\n{data['description']}\n")
+    for comment in data["comments"]:
+        print(
+            f"[{comment['created_at']}] {comment['author']}{'' if comment['public'] else ' (internal)'}: "
+            f"{comment['body']}"
+        )
+    return 0
+
+
+def cmd_tickets_assign(args: argparse.Namespace) -> int:
+    from lanet.server.services.tickets import TicketError, assign
+
+    db = _db()
+    try:
+        with db.session() as session:
+            assign(session, _ticket(session, args.ticket), args.to, _actor())
+    except TicketError as exc:
+        raise CliError(str(exc)) from None
+    print(f"{args.ticket} assigned to {args.to}")
+    return 0
+
+
+def cmd_tickets_status(args: argparse.Namespace) -> int:
+    from lanet.server.services.tickets import TicketError, set_status
+
+    db = _db()
+    try:
+        with db.session() as session:
+            set_status(session, _ticket(session, args.ticket), args.status, _actor())
+    except TicketError as exc:
+        raise CliError(str(exc)) from None
+    print(f"{args.ticket} is now {args.status}")
+    return 0
+
+
+def cmd_tickets_comment(args: argparse.Namespace) -> int:
+    from lanet.server.services.tickets import add_comment
+
+    db = _db()
+    with db.session() as session:
+        add_comment(
+            session,
+            _ticket(session, args.ticket),
+            author=args.author or _actor().removeprefix("cli:"),
+            kind="technician",
+            body=args.text,
+            public=not args.internal,
+            actor=_actor(),
+        )
+    print(f"comment added to {args.ticket}")
+    return 0
+
+
 # --- api keys -------------------------------------------------------------------------------------
 def cmd_apikeys_create(args: argparse.Namespace) -> int:
     from lanet.server.services.apikeys import create_key
@@ -484,6 +604,35 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaratio
     clist = cmds.add_parser("list", help="an asset's commands, newest first")
     clist.add_argument("--asset", required=True)
     clist.set_defaults(func=cmd_commands_list)
+
+    tix = sub.add_parser("tickets", help="helpdesk tickets").add_subparsers(dest="verb", required=True)
+    tl = tix.add_parser("list", help="newest first")
+    tl.add_argument(
+        "--status", choices=["nuevo", "asignado", "en_progreso", "esperando_cliente", "resuelto", "cerrado"]
+    )
+    tl.add_argument("--client")
+    tl.add_argument("--json", action="store_true")
+    tl.set_defaults(func=cmd_tickets_list)
+    ts = tix.add_parser("show", help="a ticket with every comment (internal ones too)")
+    ts.add_argument("ticket", help="TKT-000001 or the ticket id")
+    ts.add_argument("--json", action="store_true")
+    ts.set_defaults(func=cmd_tickets_show)
+    ta = tix.add_parser("assign", help="assign to a technician")
+    ta.add_argument("ticket")
+    ta.add_argument("--to", required=True, help="the technician's name")
+    ta.set_defaults(func=cmd_tickets_assign)
+    tst = tix.add_parser("status", help="change the status")
+    tst.add_argument("ticket")
+    tst.add_argument(
+        "status", choices=["nuevo", "asignado", "en_progreso", "esperando_cliente", "resuelto", "cerrado"]
+    )
+    tst.set_defaults(func=cmd_tickets_status)
+    tc = tix.add_parser("comment", help="add a comment (public unless --internal)")
+    tc.add_argument("ticket")
+    tc.add_argument("--text", required=True)
+    tc.add_argument("--author")
+    tc.add_argument("--internal", action="store_true")
+    tc.set_defaults(func=cmd_tickets_comment)
 
     keys = sub.add_parser("api-keys", help="keys for the technicians' API").add_subparsers(
         dest="verb", required=True

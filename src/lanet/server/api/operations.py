@@ -56,6 +56,7 @@ class Operation:
     auth: str | None
     errors: tuple[int, ...]
     operation_id: str
+    query: dict[str, str] = field(default_factory=dict)
 
 
 def parse_json_body(model: type[ModelT]) -> ModelT:
@@ -171,6 +172,7 @@ class ApiBlueprint(Blueprint):
         status: int = 200,
         auth: str | None = None,
         errors: tuple[int, ...] = (),
+        query: dict[str, str] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
         def decorator(fn: Callable[..., Any]) -> Callable[..., Response]:
             declared = set(errors) | {429}
@@ -191,6 +193,7 @@ class ApiBlueprint(Blueprint):
                     auth=auth,
                     errors=tuple(sorted(declared)),
                     operation_id=f"{self.name}_{fn.__name__}",
+                    query=dict(query or {}),
                 )
             )
 
@@ -268,7 +271,16 @@ def build_openapi(app: Flask) -> dict[str, Any]:
         }
         if op.description:
             spec["description"] = op.description
-        params = _path_parameters(op.path)
+        params = _path_parameters(op.path) + [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": text,
+                "schema": {"type": "string", "maxLength": 255},
+            }
+            for name, text in op.query.items()
+        ]
         if params:
             spec["parameters"] = params
         if op.body is not None:

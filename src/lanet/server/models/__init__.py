@@ -9,6 +9,7 @@ from lanet.server.models.commands import Command
 from lanet.server.models.config import ConfigChange, ConfigOverride
 from lanet.server.models.ratelimit import RateLimitBucket
 from lanet.server.models.tenancy import Client, Site
+from lanet.server.models.tickets import Ticket, TicketAttachment, TicketComment, TicketCounter, TicketEvent
 from lanet.server.models.tokens import InstallToken, TokenUsage
 
 __all__ = [
@@ -28,5 +29,10 @@ __all__ = [
     "MetricSample",
     "RateLimitBucket",
     "Site",
+    "Ticket",
+    "TicketAttachment",
+    "TicketComment",
+    "TicketCounter",
+    "TicketEvent",
     "TokenUsage",
 ]
