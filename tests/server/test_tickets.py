@@ -213,3 +213,48 @@ def test_categories_have_spanish_and_english_labels(client: FlaskClient) -> None
     assert {"hardware", "software", "red", "impresora", "correo", "accesos", "otro"} <= set(ids)
     assert {c["id"]: c["label_es"] for c in items}["impresora"] == "Impresora"
     assert {c["id"]: c["label_en"] for c in items}["red"] == "Network and Internet"
+
+
+def test_critical_alerts_open_a_ticket_once_when_auto_tickets_are_on(
+    client: FlaskClient, new_token: Callable[..., str], db: Database
+) -> None:
+    from lanet.server.services.config_push import resolve_scope, set_override
+    from tests.server.helpers import HEARTBEAT, heartbeat_body
+
+    agent = register(client, new_token())
+    critical = {
+        "type": "disk_space",
+        "severity": "critical",
+        "message": "Disk C: is 97% full",
+        "resource": "C:",
+        "threshold": 85,
+        "current_value": 97,
+    }
+    headers = bearer(agent["agent_token"])
+    client.post(HEARTBEAT, json=heartbeat_body(agent["asset_id"], alerts=[critical]), headers=headers)
+    with db.session() as session:
+        assert session.scalars(select(Ticket)).all() == []  # off by default
+        set_override(
+            session, resolve_scope(session, "asset", agent["asset_id"]), "auto_ticket_creation", True, "t"
+        )
+    cpu = {
+        "type": "cpu_usage",
+        "severity": "critical",
+        "message": "CPU at 99%",
+        "threshold": 90,
+        "current_value": 99,
+    }
+    warning = {"type": "memory_usage", "severity": "warning", "message": "Memory at 91%"}
+    for _ in range(2):
+        client.post(
+            HEARTBEAT,
+            json=heartbeat_body(agent["asset_id"], alerts=[critical, cpu, warning]),
+            headers=headers,
+        )
+    with db.session() as session:
+        opened = session.scalars(select(Ticket).order_by(Ticket.number)).all()
+        assert [(t.priority, t.channel, t.created_by_agent) for t in opened] == [
+            ("critica", "agente", True)
+        ] * 2
+        assert len({t.alert_id for t in opened}) == 2
+        assert "Disk C: is 97% full" in opened[0].subject

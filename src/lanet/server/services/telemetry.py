@@ -304,8 +304,10 @@ def _extra(body: HeartbeatRequest) -> dict[str, Any] | None:
 
 
 def _apply_alerts(conn: Connection, asset_id: str, messages: list[AlertMessage], now: datetime) -> None:
-    """Open or refresh (one open alert per asset, type and resource) and resolve alerts."""
+    """Open or refresh (one open alert per asset, type and resource) and resolve alerts; a critical
+    alert opens a ticket when the asset's ``auto_ticket_creation`` is on."""
     is_open = alerts.c.status == ALERT_OPEN
+    critical: list[int] = []
     for message in messages:
         resource = message.resource or ""
         if message.state == "resolved":
@@ -338,7 +340,7 @@ def _apply_alerts(conn: Connection, asset_id: str, messages: list[AlertMessage],
             opened_at=now,
             updated_at=now,
         )
-        conn.execute(
+        alert_id = conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[alerts.c.asset_id, alerts.c.type, alerts.c.resource],
                 index_where=is_open,
@@ -350,8 +352,14 @@ def _apply_alerts(conn: Connection, asset_id: str, messages: list[AlertMessage],
                     "occurrences": alerts.c.occurrences + 1,
                     "updated_at": stmt.excluded.updated_at,
                 },
-            )
-        )
+            ).returning(alerts.c.id)
+        ).scalar_one()
+        if message.severity == "critical":
+            critical.append(int(alert_id))
+    if critical:
+        from lanet.server.services.tickets import open_for_alerts
+
+        open_for_alerts(conn, asset_id, critical)
     open_count = select(func.count()).select_from(alerts).where(alerts.c.asset_id == asset_id, is_open)
     conn.execute(
         update(assets)

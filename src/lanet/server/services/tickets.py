@@ -7,7 +7,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Connection, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -341,3 +341,72 @@ def list_all(session: Session, status: str | None = None, client_id: str | None 
     if client_id:
         query = query.where(Ticket.client_id == client_id)
     return list(session.scalars(query.order_by(Ticket.number.desc()).limit(500)))
+
+
+def open_for_alerts(conn: Connection, asset_id: str, alert_ids: list[int]) -> list[Ticket]:
+    """Open one ticket per critical alert (never two for one alert) when the asset's effective
+    ``auto_ticket_creation`` is on. Runs inside the heartbeat's transaction."""
+    from lanet.server.models import Alert, Asset
+    from lanet.server.services.config_push import effective_overrides
+
+    with Session(bind=conn) as session:
+        asset = session.get(Asset, asset_id)
+        if asset is None:
+            return []
+        effective = effective_overrides(conn, asset.client_id, asset.site_id, asset.id)
+        if not effective.get("auto_ticket_creation", (False, 0))[0]:
+            return []
+        already = set(session.scalars(select(Ticket.alert_id).where(Ticket.alert_id.in_(alert_ids))))
+        opened = []
+        for alert in session.scalars(select(Alert).where(Alert.id.in_(alert_ids))):
+            if alert.id in already:
+                continue
+            ticket = Ticket(
+                number=next_number(session),
+                subject=f"[{asset.computer_name}] {alert.message}"[:255],
+                description=(
+                    f"Alerta crítica detectada automáticamente por el agente en {asset.computer_name}.\n"
+                    f"{alert.message}\nTipo: {alert.type}"
+                    + (f"; recurso: {alert.resource}" if alert.resource else "")
+                    + (
+                        f"; valor: {alert.current_value} (umbral {alert.threshold})"
+                        if alert.current_value is not None
+                        else ""
+                    )
+                ),
+                category="hardware"
+                if alert.type in ("cpu_usage", "memory_usage", "disk_space")
+                else "software",
+                priority="critica",
+                status="nuevo",
+                channel="agente",
+                asset_id=asset.id,
+                client_id=asset.client_id,
+                site_id=asset.site_id,
+                created_by_agent=True,
+                alert_id=alert.id,
+                auto_info={
+                    "alert": {
+                        "type": alert.type,
+                        "resource": alert.resource,
+                        "severity": alert.severity,
+                        "current_value": alert.current_value,
+                        "threshold": alert.threshold,
+                    }
+                },
+            )
+            session.add(ticket)
+            _event(ticket, "system", "status", None, "nuevo")
+            session.flush()
+            audit.record(
+                session,
+                actor=f"agent:{asset.id}",
+                action="ticket.create",
+                target_type="ticket",
+                target_id=ticket.id,
+                client_id=asset.client_id,
+                details={"number": format_ticket_number(ticket.number), "alert_id": alert.id, "auto": True},
+            )
+            opened.append(ticket)
+        session.flush()
+        return opened
