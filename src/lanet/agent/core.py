@@ -285,6 +285,13 @@ class Agent:
             self.store.put("inventory_digest", payload["digest"])
             self.store.put("inventory_sent_at", time.time())
             return
+        if kind == "ticket":
+            # The tray shows "enviado como TKT-000123" for the tickets this PC wrote.
+            sent = self.store.get("sent_tickets", {})
+            sent[payload["client_ticket_id"]] = data.get("number")
+            self.store.put("sent_tickets", dict(list(sent.items())[-50:]))
+            log.info("ticket %s created on the backend", data.get("number"))
+            return
         if kind != "heartbeat":
             return
         try:
