@@ -9,6 +9,7 @@ flight is sent again at the next start; the server ignores the repeat).
 import hashlib
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -90,6 +91,7 @@ class Agent:
             self.store, paths.scripts_dir, lambda: self.config.scripts, self._queue_result
         )
         self.stop_event = threading.Event()
+        self._wake = threading.Event()
         self.next_heartbeat = 0.0
         self.next_inventory_check = 0.0
         self._updates_thread: threading.Thread | None = None
@@ -118,9 +120,12 @@ class Agent:
             self.config.backend.url,
         )
         self.executor.recover()
+        ipc = self._start_ipc()
         worker = threading.Thread(target=self.loop, name="agent-loop", daemon=True)
         worker.start()
         self.stop_event.wait()
+        if ipc is not None:
+            ipc.stop()
         self.executor.shutdown()
         worker.join(STOP_GRACE)
         if worker.is_alive():
@@ -131,6 +136,25 @@ class Agent:
 
     def stop(self) -> None:
         self.stop_event.set()
+        self._wake.set()
+
+    def request_sync(self) -> None:
+        """Send a heartbeat and drain the outbox now (a ticket was written, or the user asked)."""
+        self.next_heartbeat = 0.0
+        self._wake.set()
+
+    def _start_ipc(self) -> Any:
+        if os.name != "posix":
+            return None  # Windows: the named pipe lives with the Windows service
+        from lanet.agent.ipc import Handlers, IpcServer, socket_path
+
+        try:
+            server = IpcServer(socket_path(self.paths.data_dir), Handlers(self))
+        except OSError as exc:
+            log.warning("the tray channel could not start: %s", exc)
+            return None
+        server.start()
+        return server
 
     def loop(self) -> None:
         while not self.stop_event.is_set():
@@ -138,7 +162,8 @@ class Agent:
                 self.tick()
             except Exception:  # the loop never dies of one bad pass
                 log.exception("agent loop pass failed; continuing")
-            self.stop_event.wait(self._sleep_for())
+            self._wake.wait(self._sleep_for())
+            self._wake.clear()
         self.drain(deadline=time.time() + FLUSH_ON_STOP)
 
     def _sleep_for(self) -> float:

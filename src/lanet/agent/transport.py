@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import lanet
 
@@ -151,6 +151,16 @@ class Transport:
     # --- requests ---------------------------------------------------------------------------------
     def post(self, path: str, body: dict[str, Any], *, auth: bool = True) -> dict[str, Any]:
         """POST ``body`` and return the envelope's ``data``; raise :class:`TransportError` otherwise."""
+        return self.request("POST", path, body, auth=auth)
+
+    def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        """GET with the agent JWT (the tray's views of the asset's tickets)."""
+        clean = {key: value for key, value in (params or {}).items() if value}
+        return self.request("GET", f"{path}?{urlencode(clean)}" if clean else path, None)
+
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None, *, auth: bool = True
+    ) -> dict[str, Any]:
         now = self._clock()
         if now < self._blocked_until:
             raise Deferred(self._blocked_until)
@@ -158,17 +168,17 @@ class Transport:
         if auth:
             creds = self._fresh_credentials()
             headers["Authorization"] = f"Bearer {creds.agent_token}"
-        status, reply_headers, raw = self._send("POST", path, body, headers)
+        status, reply_headers, raw = self._send(method, path, body, headers)
         if status == 401 and auth:
             creds = self._refresh(self._require_credentials())
             headers["Authorization"] = f"Bearer {creds.agent_token}"
-            status, reply_headers, raw = self._send("POST", path, body, headers)
+            status, reply_headers, raw = self._send(method, path, body, headers)
         return self._interpret(path, status, reply_headers, raw)
 
     def _send(
-        self, method: str, path: str, body: dict[str, Any], headers: dict[str, str]
+        self, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]
     ) -> tuple[int, dict[str, str], bytes]:
-        payload = json.dumps(body, separators=(",", ":")).encode()
+        payload = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         if self._scheme == "https":
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
                 self._host, self._port, timeout=self.timeout, context=self._context
