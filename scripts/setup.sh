@@ -21,6 +21,9 @@ missing=()
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v curl >/dev/null || missing+=(curl)
+# The tray's windows are tested on a real X server; tkinter comes with Debian's python3-tk.
+command -v Xvfb >/dev/null || missing+=(xvfb xauth)
+python3 -c 'import tkinter' 2>/dev/null || missing+=(python3-tk)
 if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
 fi

@@ -92,6 +92,15 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tray(args: argparse.Namespace) -> int:
+    from lanet.agent.ipc import socket_path
+    from lanet.agent.tray.app import TrayApp
+    from lanet.agent.tray.context import TrayContext
+
+    ctx = TrayContext(socket_path(_paths(args)), args.lang)
+    return TrayApp(ctx).run()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lanet-agent", description="LANET endpoint agent")
     parser.add_argument("--version", action="version", version=f"lanet-agent {lanet.__version__}")
@@ -117,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     collect.add_argument("--json", action="store_true")
     collect.set_defaults(func=cmd_collect)
+    tray = with_home(sub.add_parser("tray", help="the system-tray app of the PC's user"))
+    tray.add_argument("--lang", choices=["es", "en"], help="default: the system locale, else es-MX")
+    tray.set_defaults(func=cmd_tray)
     return parser
 
 

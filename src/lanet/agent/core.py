@@ -149,7 +149,7 @@ class Agent:
         from lanet.agent.ipc import Handlers, IpcServer, socket_path
 
         try:
-            server = IpcServer(socket_path(self.paths.data_dir), Handlers(self))
+            server = IpcServer(socket_path(self.paths), Handlers(self))
         except OSError as exc:
             log.warning("the tray channel could not start: %s", exc)
             return None

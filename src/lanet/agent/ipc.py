@@ -27,6 +27,7 @@ from lanet.protocol.tickets import CATEGORIES, MAX_SCREENSHOT_BYTES
 
 if TYPE_CHECKING:
     from lanet.agent.core import Agent
+    from lanet.agent.paths import AgentPaths
 
 log = logging.getLogger("lanet.agent.ipc")
 MAX_REQUEST = MAX_SCREENSHOT_BYTES * 2
@@ -37,8 +38,9 @@ class IpcError(Exception):
     """A request the service refuses; the message is shown to the PC's user."""
 
 
-def socket_path(data_dir: Path) -> Path:
-    return data_dir.parent / "run" / "agent.sock"
+def socket_path(paths: "AgentPaths") -> Path:
+    """Where the service listens and the tray connects (``run/agent.sock``)."""
+    return paths.run_dir / "agent.sock"
 
 
 def _text(args: dict[str, Any], name: str, limit: int, required: bool = True) -> str | None:

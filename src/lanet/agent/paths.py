@@ -17,25 +17,33 @@ class AgentPaths:
     data_dir: Path
     logs_dir: Path
     scripts_dir: Path
+    run_dir: Path
 
     @classmethod
     def for_home(cls, home: Path) -> "AgentPaths":
         home = home.resolve()
-        return cls(home / "config", home / "data", home / "logs", home / "scripts")
+        return cls(home / "config", home / "data", home / "logs", home / "scripts", home / "run")
 
     @classmethod
     def default(cls) -> "AgentPaths":
         if sys.platform == "win32":
             root = Path(os.environ.get("PROGRAMFILES", "C:\\Program Files")) / "LANET Agent"
-            return cls(root / "config", root / "data", root / "logs", root / "scripts")
+            return cls(root / "config", root / "data", root / "logs", root / "scripts", root / "data")
         if sys.platform == "darwin":
             root = Path("/Library/Application Support/LANET Agent")
-            return cls(root / "config", root / "data", Path("/Library/Logs/LANET Agent"), root / "scripts")
+            return cls(
+                root / "config",
+                root / "data",
+                Path("/Library/Logs/LANET Agent"),
+                root / "scripts",
+                Path("/var/run/lanet-agent"),
+            )
         return cls(
             Path("/etc/lanet-agent"),
             Path("/var/lib/lanet-agent"),
             Path("/var/log/lanet-agent"),
             Path("/var/lib/lanet-agent/scripts"),
+            Path("/run/lanet-agent"),
         )
 
     @classmethod
