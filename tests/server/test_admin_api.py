@@ -99,3 +99,48 @@ def test_push_configuration_through_the_api(
     with db.session() as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "config.set")).one()
         assert entry.actor == "apikey:helpdesk"
+
+
+def test_technicians_work_a_ticket_through_the_api(
+    client: FlaskClient, new_token: Callable[..., str], tech_key: str
+) -> None:
+    agent = register(client, new_token())
+    body = {
+        "description": "Sin internet",
+        "category": "red",
+        "priority": "alta",
+        "asset_id": agent["asset_id"],
+        "client_id": agent["client_id"],
+        "site_id": agent["site_id"],
+    }
+    assert (
+        client.post(
+            "/api/tickets/create-from-agent", json=body, headers=bearer(agent["agent_token"])
+        ).status_code
+        == 201
+    )
+    headers = bearer(tech_key)
+    inbox = client.get("/api/admin/tickets?status=nuevo", headers=headers).get_json()["data"]["items"]
+    assert [t["number"] for t in inbox] == ["TKT-000001"]
+    assigned = client.post(
+        "/api/admin/tickets/TKT-000001/assign", json={"technician": "Carlos Ruiz"}, headers=headers
+    )
+    assert assigned.get_json()["data"]["status"] == "asignado"
+    note = client.post(
+        "/api/admin/tickets/TKT-000001/comments", json={"body": "router", "public": False}, headers=headers
+    )
+    assert note.status_code == 201 and note.get_json()["data"]["public"] is False
+    done = client.post("/api/admin/tickets/TKT-000001/status", json={"status": "resuelto"}, headers=headers)
+    assert done.get_json()["data"]["status"] == "resuelto"
+    detail = client.get("/api/admin/tickets/TKT-000001", headers=headers).get_json()["data"]
+    assert [c["body"] for c in detail["comments"]] == ["router"]
+    mine = client.get("/api/tickets/TKT-000001", headers=bearer(agent["agent_token"])).get_json()["data"]
+    assert mine["comments"] == []  # the internal note stays internal
+    assert (
+        client.post(
+            "/api/admin/tickets/TKT-000001/status", json={"status": "done"}, headers=headers
+        ).status_code
+        == 422
+    )
+    assert client.get("/api/admin/tickets/TKT-000404", headers=headers).status_code == 404
+    assert client.get("/api/admin/tickets", headers=bearer(agent["agent_token"])).status_code == 401

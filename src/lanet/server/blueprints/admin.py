@@ -14,11 +14,12 @@ from sqlalchemy import select
 from lanet.protocol.common import Timestamp, WireModel
 from lanet.protocol.config_updates import UnknownConfigKeyError
 from lanet.protocol.errors import ErrorCode
+from lanet.protocol.tickets import TicketComment, TicketDetail, TicketView
 from lanet.server.api.agent_auth import count_failure
 from lanet.server.api.errors import ApiError, details_from_validation
 from lanet.server.api.operations import ApiBlueprint, Reply
 from lanet.server.models import Command
-from lanet.server.services import apikeys, commands, config_push
+from lanet.server.services import apikeys, commands, config_push, tickets
 from lanet.server.state import state
 
 bp = ApiBlueprint("admin", __name__, url_prefix="/api/admin", tag="technicians")
@@ -189,3 +190,120 @@ def set_config(body: ConfigChangeRequest) -> Reply:
     return Reply(
         ConfigChangeDone(scope=body.scope, id=scope.id, key=body.key, value=body.value, revision=revision)
     )
+
+
+class TicketList(WireModel):
+    items: list[TicketView]
+
+
+class AssignRequest(WireModel):
+    technician: str = Field(min_length=1, max_length=255)
+
+
+class StatusRequest(WireModel):
+    status: Literal["nuevo", "asignado", "en_progreso", "esperando_cliente", "resuelto", "cerrado"]
+
+
+class TechnicianComment(WireModel):
+    body: str = Field(min_length=1, max_length=10_000)
+    public: bool = True
+    author: str | None = Field(default=None, max_length=255)
+
+
+def _ticket(session: Any, ref: str) -> Any:
+    ticket = tickets.find(session, ref)
+    if ticket is None:
+        raise ApiError(404, ErrorCode.NOT_FOUND, f"No ticket {ref}")
+    return ticket
+
+
+@bp.operation(
+    "/tickets",
+    "GET",
+    summary="The tickets inbox, newest first",
+    response=TicketList,
+    auth="technician",
+    query={"status": "only tickets in this status"},
+)
+def ticket_inbox() -> TicketList:
+    require_technician()
+    status = request.args.get("status") or None
+    with state().db.session() as session:
+        return TicketList(items=[tickets.view(t) for t in tickets.list_all(session, status)])
+
+
+@bp.operation(
+    "/tickets/<ticket_ref>",
+    "GET",
+    summary="A ticket with every comment, internal ones too",
+    response=TicketDetail,
+    auth="technician",
+    errors=(404,),
+)
+def ticket_detail(ticket_ref: str) -> TicketDetail:
+    require_technician()
+    with state().db.session() as session:
+        return tickets.detail(_ticket(session, ticket_ref), include_internal=True)
+
+
+@bp.operation(
+    "/tickets/<ticket_ref>/assign",
+    summary="Assign a ticket to a technician",
+    body=AssignRequest,
+    response=TicketView,
+    auth="technician",
+    errors=(404,),
+)
+def ticket_assign(ticket_ref: str, body: AssignRequest) -> TicketView:
+    actor = require_technician()
+    with state().db.session() as session:
+        ticket = _ticket(session, ticket_ref)
+        tickets.assign(session, ticket, body.technician, actor)
+        return tickets.view(ticket)
+
+
+@bp.operation(
+    "/tickets/<ticket_ref>/status",
+    summary="Change a ticket's status",
+    body=StatusRequest,
+    response=TicketView,
+    auth="technician",
+    errors=(404,),
+)
+def ticket_status(ticket_ref: str, body: StatusRequest) -> TicketView:
+    actor = require_technician()
+    with state().db.session() as session:
+        ticket = _ticket(session, ticket_ref)
+        tickets.set_status(session, ticket, body.status, actor)
+        return tickets.view(ticket)
+
+
+@bp.operation(
+    "/tickets/<ticket_ref>/comments",
+    summary="Comment on a ticket (public or internal)",
+    body=TechnicianComment,
+    response=TicketComment,
+    status=201,
+    auth="technician",
+    errors=(404,),
+)
+def ticket_comment(ticket_ref: str, body: TechnicianComment) -> TicketComment:
+    actor = require_technician()
+    with state().db.session() as session:
+        ticket = _ticket(session, ticket_ref)
+        added = tickets.add_comment(
+            session,
+            ticket,
+            author=body.author or actor.removeprefix("apikey:"),
+            kind="technician",
+            body=body.body,
+            public=body.public,
+            actor=actor,
+        )
+        return TicketComment(
+            id=added.id,
+            author=added.author,
+            body=added.body,
+            public=added.public,
+            created_at=added.created_at,
+        )
