@@ -430,30 +430,38 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tickets_assign(args: argparse.Namespace) -> int:
-    from lanet.server.services.tickets import TicketError, assign
+def _change_ticket(ref: str, change: Any, done: str) -> int:
+    """Apply ``change(session, ticket)`` in one transaction; a refused change is a CLI error."""
+    from lanet.server.services.tickets import TicketError
 
     db = _db()
     try:
         with db.session() as session:
-            assign(session, _ticket(session, args.ticket), args.to, _actor())
+            change(session, _ticket(session, ref))
     except TicketError as exc:
         raise CliError(str(exc)) from None
-    print(f"{args.ticket} assigned to {args.to}")
+    print(done)
     return 0
+
+
+def cmd_tickets_assign(args: argparse.Namespace) -> int:
+    from lanet.server.services.tickets import assign
+
+    return _change_ticket(
+        args.ticket,
+        lambda session, ticket: assign(session, ticket, args.to, _actor()),
+        f"{args.ticket} assigned to {args.to}",
+    )
 
 
 def cmd_tickets_status(args: argparse.Namespace) -> int:
-    from lanet.server.services.tickets import TicketError, set_status
+    from lanet.server.services.tickets import set_status
 
-    db = _db()
-    try:
-        with db.session() as session:
-            set_status(session, _ticket(session, args.ticket), args.status, _actor())
-    except TicketError as exc:
-        raise CliError(str(exc)) from None
-    print(f"{args.ticket} is now {args.status}")
-    return 0
+    return _change_ticket(
+        args.ticket,
+        lambda session, ticket: set_status(session, ticket, args.status, _actor()),
+        f"{args.ticket} is now {args.status}",
+    )
 
 
 def cmd_tickets_comment(args: argparse.Namespace) -> int:
