@@ -131,3 +131,12 @@ def test_unstorable_text_is_422_naming_the_field(client: FlaskClient, raw: str) 
         client.post(REGISTER, data=payload, content_type="application/json"), 422, "VALIDATION_ERROR"
     )
     assert [d["field"] for d in body["details"]] == ["hardware_info.computer_name"]  # type: ignore[attr-defined]
+
+
+def test_nul_in_the_query_string_or_path_is_422(client: FlaskClient, new_token: Callable[..., str]) -> None:
+    agent = register(client, new_token())
+    response = client.get("/api/tickets/my-tickets?q=%00abc", headers=bearer(agent["agent_token"]))
+    body = _error(response, 422, "VALIDATION_ERROR")
+    assert [d["field"] for d in body["details"]] == ["query.q"]  # type: ignore[attr-defined]
+    response = client.get("/api/tickets/TKT%00", headers=bearer(agent["agent_token"]))
+    _error(response, 422, "VALIDATION_ERROR")

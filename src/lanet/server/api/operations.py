@@ -146,6 +146,24 @@ def _refuse_unstorable_text(raw: bytes, data: dict[str, Any]) -> None:
     )
 
 
+def _refuse_unstorable_args(path_args: dict[str, Any]) -> None:
+    """The same rule for the query string and path segments as for bodies (PostgreSQL refuses NUL)."""
+    bad = [f"query.{name}" for name, values in request.args.lists() for value in values if _bad_text(value)]
+    bad += [
+        f"path.{name}" for name, value in path_args.items() if isinstance(value, str) and _bad_text(value)
+    ]
+    if bad:
+        details = [
+            ErrorDetail(
+                field=field,
+                message="Text must be valid Unicode without NUL characters",
+                type="string_unicode",
+            )
+            for field in bad
+        ]
+        raise ApiError(422, ErrorCode.VALIDATION_ERROR, "Invalid text in: " + ", ".join(bad[:5]), details)
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     response = Response(dumps(data), status=status, mimetype="application/json")
     for name, value in (headers or {}).items():
@@ -178,6 +196,8 @@ class ApiBlueprint(Blueprint):
             declared = set(errors) | {429}
             if body is not None:
                 declared |= {400, 413, 415, 422}
+            if query or "<" in rule:
+                declared |= {422}  # text that cannot be stored, in the query string or the path
             if auth is not None:
                 declared |= {401, 403}
             self.operations.append(
@@ -199,6 +219,7 @@ class ApiBlueprint(Blueprint):
 
             @wraps(fn)
             def view(**kwargs: Any) -> Response:
+                _refuse_unstorable_args(kwargs)
                 if body is not None:
                     kwargs["body"] = parse_json_body(body)
                 result = fn(**kwargs)
