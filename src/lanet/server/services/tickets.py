@@ -80,6 +80,24 @@ def _event(ticket: Ticket, actor: str, field: str, old: Any, new: Any) -> None:
     )
 
 
+def _open(
+    session: Session, ticket: Ticket, actor: str, details: dict[str, Any], history_actor: str | None = None
+) -> None:
+    """Add a new ticket with its first history entry and its audit entry."""
+    session.add(ticket)
+    _event(ticket, history_actor or actor, "status", None, "nuevo")
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="ticket.create",
+        target_type="ticket",
+        target_id=ticket.id,
+        client_id=ticket.client_id,
+        details={"number": format_ticket_number(ticket.number), **details},
+    )
+
+
 @dataclass(frozen=True)
 class Created:
     ticket: Ticket
@@ -121,24 +139,17 @@ def create_from_agent(session: Session, claims: AgentClaims, body: TicketFromAge
         created_by_agent=True,
         client_ticket_id=body.client_ticket_id,
     )
-    session.add(ticket)
     if screenshot is not None:
         ticket.attachments.append(
             TicketAttachment(
                 filename="captura.png", content_type="image/png", size=len(screenshot), data=screenshot
             )
         )
-    _event(ticket, f"agent:{claims.asset_id}", "status", None, "nuevo")
-    session.flush()
-    audit.record(
+    _open(
         session,
-        actor=f"agent:{claims.asset_id}",
-        action="ticket.create",
-        target_type="ticket",
-        target_id=ticket.id,
-        client_id=ticket.client_id,
-        details={
-            "number": format_ticket_number(ticket.number),
+        ticket,
+        f"agent:{claims.asset_id}",
+        {
             "channel": "agente",
             "category": ticket.category,
             "priority": ticket.priority,
@@ -395,17 +406,12 @@ def open_for_alerts(conn: Connection, asset_id: str, alert_ids: list[int]) -> li
                     }
                 },
             )
-            session.add(ticket)
-            _event(ticket, "system", "status", None, "nuevo")
-            session.flush()
-            audit.record(
+            _open(
                 session,
-                actor=f"agent:{asset.id}",
-                action="ticket.create",
-                target_type="ticket",
-                target_id=ticket.id,
-                client_id=asset.client_id,
-                details={"number": format_ticket_number(ticket.number), "alert_id": alert.id, "auto": True},
+                ticket,
+                f"agent:{asset.id}",
+                {"alert_id": alert.id, "auto": True},
+                history_actor="system",
             )
             opened.append(ticket)
         session.flush()
