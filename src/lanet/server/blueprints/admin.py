@@ -300,10 +300,4 @@ def ticket_comment(ticket_ref: str, body: TechnicianComment) -> TicketComment:
             public=body.public,
             actor=actor,
         )
-        return TicketComment(
-            id=added.id,
-            author=added.author,
-            body=added.body,
-            public=added.public,
-            created_at=added.created_at,
-        )
+        return tickets.comment_view(added)

@@ -117,9 +117,7 @@ def comment(ticket_ref: str, body: CommentRequest) -> TicketComment:
         added = tickets.add_comment(
             session, ticket, author=author, kind="requester", body=body.body, actor=f"agent:{claims.asset_id}"
         )
-        return TicketComment(
-            id=added.id, author=added.author, body=added.body, public=True, created_at=added.created_at
-        )
+        return tickets.comment_view(added)
 
 
 @bp.operation(

@@ -299,6 +299,16 @@ def rate(session: Session, ticket: Ticket, rating: int, comment: str | None, act
     )
 
 
+def comment_view(comment: TicketComment) -> CommentView:
+    return CommentView(
+        id=comment.id,
+        author=comment.author,
+        body=comment.body,
+        public=comment.public,
+        created_at=comment.created_at,
+    )
+
+
 def view(ticket: Ticket) -> TicketView:
     return TicketView.model_validate(_fields(ticket))
 
@@ -308,11 +318,7 @@ def detail(ticket: Ticket, *, include_internal: bool = False) -> TicketDetail:
         {
             **_fields(ticket),
             "auto_info": ticket.auto_info,
-            "comments": [
-                CommentView(id=c.id, author=c.author, body=c.body, public=c.public, created_at=c.created_at)
-                for c in ticket.comments
-                if c.public or include_internal
-            ],
+            "comments": [comment_view(c) for c in ticket.comments if c.public or include_internal],
             "history": [
                 EventView(at=e.at, actor=e.actor, field=e.field, old=e.old, new=e.new) for e in ticket.events
             ],
