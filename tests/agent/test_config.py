@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lanet.agent.config import ConfigError, apply_updates, load_config, save_config
-from lanet.protocol import AgentConfig
+from lanet.agent.config import ConfigError, apply_updates, load_config, make_config, replace, save_config
 from tests.conftest import load_fixture
 
 
@@ -16,7 +15,7 @@ def test_the_seeds_file_loads_and_a_missing_file_gives_its_defaults(tmp_path: Pa
     path.write_text(json.dumps(load_fixture("seed_agent_config.json")))
     config = load_config(path)
     assert config.heartbeat.interval == 60 and config.scripts.allowed_types == ["powershell", "batch"]
-    assert load_config(tmp_path / "absent.json") == AgentConfig()
+    assert load_config(tmp_path / "absent.json") == make_config()
 
 
 @pytest.mark.parametrize(
@@ -42,8 +41,7 @@ def test_errors_name_the_key_and_the_problem(tmp_path: Path, content: str, expec
 
 def test_save_is_atomic_and_private(tmp_path: Path) -> None:
     path = tmp_path / "config" / "agent_config.json"
-    config = AgentConfig()
-    config.heartbeat.interval = 30
+    config = replace(make_config(), "heartbeat", "interval", 30)
     save_config(path, config)
     assert load_config(path).heartbeat.interval == 30
     assert [p.name for p in path.parent.iterdir()] == ["agent_config.json"]  # no temporary left behind
@@ -53,7 +51,7 @@ def test_save_is_atomic_and_private(tmp_path: Path) -> None:
 
 def test_pushed_updates_land_in_their_sections_and_bad_keys_are_refused_alone() -> None:
     config, applied, refused = apply_updates(
-        AgentConfig(),
+        make_config(),
         {
             "heartbeat_interval": 30,
             "log_level": "DEBUG",

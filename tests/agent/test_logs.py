@@ -4,11 +4,11 @@ import logging
 from pathlib import Path
 
 from lanet.agent import logs
-from lanet.protocol import AgentConfig
+from lanet.agent.config import make_config
 
 
 def test_secrets_never_reach_a_file_or_the_backend(tmp_path: Path) -> None:
-    config = AgentConfig()
+    config = make_config()
     buffer = logs.setup(config, tmp_path, console=False)
     log = logging.getLogger("lanet.agent.test")
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJhc3NldF9pZCI6IngifQ.c2lnbmF0dXJlLXZhbHVl"
@@ -28,7 +28,7 @@ def test_secrets_never_reach_a_file_or_the_backend(tmp_path: Path) -> None:
 
 
 def test_files_rotate_at_the_configured_size(tmp_path: Path) -> None:
-    config = AgentConfig.model_validate({"logging": {"max_size": "4KB", "backup_count": 2, "level": "DEBUG"}})
+    config = make_config({"logging": {"max_size": "4KB", "backup_count": 2, "level": "DEBUG"}})
     logs.setup(config, tmp_path, console=False)
     log = logging.getLogger("lanet.agent.scripts")
     for n in range(400):
@@ -40,7 +40,7 @@ def test_files_rotate_at_the_configured_size(tmp_path: Path) -> None:
 
 
 def test_the_buffer_keeps_records_at_or_above_the_level(tmp_path: Path) -> None:
-    config = AgentConfig.model_validate({"logging": {"level": "WARNING"}})
+    config = make_config({"logging": {"level": "WARNING"}})
     buffer = logs.setup(config, tmp_path, console=False)
     log = logging.getLogger("lanet.agent.core")
     log.info("routine")

@@ -1,9 +1,9 @@
 """Thresholds to alerts: hysteresis, no repeats, a resolved signal, services."""
 
+from lanet.agent.config import make_config
 from lanet.agent.monitor import HYSTERESIS, Monitor
-from lanet.protocol.agent_config import MonitoringSection
 
-SETTINGS = MonitoringSection()
+SETTINGS = make_config().monitoring
 
 
 def _types(alerts: list[dict[str, object]]) -> list[tuple[object, object, object]]:
@@ -55,9 +55,9 @@ def test_stopped_automatic_services_alert_and_recover() -> None:
 
 def test_thresholds_and_switches_come_from_the_config() -> None:
     monitor = Monitor()
-    strict = MonitoringSection(cpu_threshold=50)
+    strict = make_config({"monitoring": {"cpu_threshold": 50}}).monitoring
     assert monitor.evaluate({"cpu_usage": 60}, None, strict)
-    off = MonitoringSection(enabled=False)
+    off = make_config({"monitoring": {"enabled": False}}).monitoring
     assert _types(monitor.evaluate({"cpu_usage": 60}, None, off)) == [("cpu_usage", "resolved", "warning")]
     assert monitor.evaluate({"cpu_usage": 99}, None, off) == []
 

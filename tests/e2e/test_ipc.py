@@ -34,7 +34,7 @@ def running(tmp_path: Path) -> Iterator[tuple[LiveServer, AgentProcess, Path]]:
 def test_status_ticket_and_my_tickets_through_the_channel(
     running: tuple[LiveServer, AgentProcess, Path],
 ) -> None:
-    server, _agent, sock = running
+    server, agent, sock = running
     status = wait_for(lambda: (s := call(sock, "status"))["state"] != "starting" and s, 30, "a first contact")
     assert status["state"] in ("online", "warning") and status["client_name"] == "Cafe Mexico"
     assert status["site_name"] == "CDMX" and "agent_token" not in json.dumps(status)
@@ -68,6 +68,11 @@ def test_status_ticket_and_my_tickets_through_the_channel(
     server.cli("tickets", "status", "TKT-000001", "resuelto")
     assert call(sock, "rate", {"ref": "TKT-000001", "rating": 5})["rating"] == 5
     assert call(sock, "force_sync") == {"requested": True}
+    # The service validates with the compiled contract: after all of that it has loaded neither
+    # pydantic nor cryptography (the memory budget depends on it).
+    assert agent.proc is not None
+    mapped = Path(f"/proc/{agent.proc.pid}/maps").read_text()
+    assert "pydantic_core" not in mapped and "cryptography" not in mapped
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,10 @@ import pytest
 from pydantic import ValidationError
 
 from lanet.protocol import HeartbeatRequest, RegisterRequest, validate_token_format
-from lanet.protocol.agent_config import AgentConfig, parse_size
+from lanet.protocol.agent_config import AgentConfig
 from lanet.protocol.common import format_timestamp
 from lanet.protocol.config_updates import UnknownConfigKeyError, validate_config_value
+from lanet.protocol.limits import parse_size
 from lanet.protocol.tokens import new_token, token_hint
 
 ASSET = "456e7890-e89b-12d3-a456-426614174000"

@@ -62,7 +62,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from lanet.agent.config import ConfigError
+    from lanet.agent.config import ConfigError, replace
     from lanet.agent.core import Agent
 
     try:
@@ -72,7 +72,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         return 2
     try:
         if agent.config.agent.asset_id is None:
-            agent.config.agent.asset_id = "00000000-0000-0000-0000-000000000000"
+            # Not registered yet: show the shape with a placeholder id.
+            agent.config = replace(agent.config, "agent", "asset_id", "00000000-0000-0000-0000-000000000000")
         result: dict[str, Any] = {
             "inventory": {"asset_id": agent.config.agent.asset_id, "hardware_info": agent.build_inventory()},
             "heartbeat": agent.build_heartbeat(),

@@ -1,6 +1,8 @@
 """``agent_config.json``: load with errors that name the key, save atomically, apply pushed updates.
 
-The file's shape is :class:`lanet.protocol.AgentConfig` (exactly the seed's sections and keys).
+The file's shape is :class:`lanet.protocol.AgentConfig` (exactly the seed's sections and keys), read
+here through its compiled form in :mod:`lanet.protocol.contract` so the service never loads pydantic.
+The loaded config is a read-only :class:`~lanet.protocol.contract.Record`; a change builds a new one.
 """
 
 import json
@@ -9,20 +11,46 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from lanet.protocol import contract
+from lanet.protocol.config_keys import CONFIG_KEYS
+from lanet.protocol.contract import ContractError, Record
+from lanet.protocol.limits import check_log_size
 
-from lanet.protocol import AgentConfig
-from lanet.protocol.config_updates import CONFIG_KEYS, UnknownConfigKeyError, validate_config_value
+AgentConfig = Record
+"""A validated ``agent_config.json`` (attribute access: ``config.heartbeat.interval``)."""
 
 
 class ConfigError(Exception):
     """The configuration file cannot be used; the message names the key and the problem."""
 
 
+def make_config(data: dict[str, Any] | None = None) -> AgentConfig:
+    """Validate ``data`` (sections as in the file; missing keys take the seed's defaults).
+
+    Raises :class:`ConfigError` naming every bad key.
+    """
+    try:
+        valid = contract.validate("AgentConfig", data or {})
+    except ContractError as exc:
+        raise ConfigError("; ".join(f"{contract.dotted(loc)}: {msg}" for loc, msg in exc.problems)) from None
+    try:
+        check_log_size(valid["logging"]["max_size"])
+    except ValueError as exc:
+        raise ConfigError(f"logging.max_size: {exc}") from None
+    return Record(valid)
+
+
+def replace(config: AgentConfig, section: str, key: str, value: Any) -> AgentConfig:
+    """A copy of ``config`` with one key changed, validated like a loaded file."""
+    data = config.to_dict()
+    data[section][key] = value
+    return make_config(data)
+
+
 def load_config(path: Path) -> AgentConfig:
     """Read and validate ``path``; a missing file gives the seed's defaults."""
     if not path.exists():
-        return AgentConfig()
+        return make_config()
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
@@ -34,18 +62,14 @@ def load_config(path: Path) -> AgentConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must hold a JSON object with the sections agent, backend, heartbeat, ...")
     try:
-        return AgentConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors(include_url=False, include_input=False)
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+        return make_config(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def save_config(path: Path, config: AgentConfig) -> None:
     """Write atomically: a crash leaves the old file or the new one, never half of either."""
-    write_atomic(path, json.dumps(config.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n")
+    write_atomic(path, json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n")
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
@@ -72,21 +96,24 @@ def apply_updates(
     Returns the new config, the keys applied (with their values, including server-side keys that have
     no place in the file) and the keys refused with the reason. One bad key does not block the others.
     """
-    data = config.model_dump()
+    data = config.to_dict()
     applied: dict[str, Any] = {}
     refused: dict[str, str] = {}
     for key, value in updates.items():
-        try:
-            canonical = validate_config_value(key, value)
-        except UnknownConfigKeyError:
+        if key not in CONFIG_KEYS:
             refused[key] = "unknown key"
             continue
-        except ValidationError as exc:
-            refused[key] = "; ".join(err["msg"] for err in exc.errors(include_url=False, include_input=False))
+        if value is None:
+            refused[key] = "must not be null"
+            continue
+        try:
+            canonical = contract.validate_field("ConfigUpdates", key, value)
+        except ContractError as exc:
+            refused[key] = "; ".join(msg for _loc, msg in exc.problems)
             continue
         target = CONFIG_KEYS[key]
         if target is not None:
             section, name = target
             data[section][name] = canonical
         applied[key] = canonical
-    return AgentConfig.model_validate(data), applied, refused
+    return make_config(data), applied, refused

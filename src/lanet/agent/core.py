@@ -17,8 +17,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 import lanet
 from lanet.agent import collectors, credentials, logs
 from lanet.agent.collectors._common import warn_once
@@ -29,7 +27,8 @@ from lanet.agent.paths import AgentPaths
 from lanet.agent.protect import default_protector
 from lanet.agent.store import Store
 from lanet.agent.transport import AuthLost, Deferred, Transport, TransportError
-from lanet.protocol import HardwareInfo, HeartbeatRequest, HeartbeatResponse
+from lanet.protocol import contract
+from lanet.protocol.contract import ContractError
 
 log = logging.getLogger("lanet.agent.core")
 wire = logging.getLogger(logs.HEARTBEAT)
@@ -220,7 +219,8 @@ class Agent:
         )
         # Validate with the shared contract before queueing: a bad value found here is a bug to log,
         # not a heartbeat to send and have refused.
-        return HeartbeatRequest.model_validate(body).model_dump(mode="json", exclude_none=True)
+        checked: dict[str, Any] = contract.drop_none(contract.validate("HeartbeatRequest", body))
+        return checked
 
     def enqueue_heartbeat(self) -> None:
         body = self.build_heartbeat()
@@ -234,7 +234,8 @@ class Agent:
         if info.get("updates") is not None and cached is not None:
             info["updates"]["pending_count"] = len(cached["names"])
             info["updates"]["pending"] = cached["names"][:2000]
-        return HardwareInfo.model_validate(info).model_dump(mode="json")
+        checked: dict[str, Any] = contract.validate("HardwareInfo", info)
+        return checked
 
     def check_inventory(self) -> None:
         hardware_info = self.build_inventory()
@@ -320,21 +321,21 @@ class Agent:
         if kind != "heartbeat":
             return
         try:
-            reply = HeartbeatResponse.model_validate(data)
-        except ValidationError as exc:
+            reply = contract.Record(contract.validate("HeartbeatResponse", data))
+        except ContractError as exc:
             wire.warning(
                 "heartbeat reply has an unexpected shape, ignored: %s",
-                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]),
+                "; ".join(f"{contract.dotted(loc)}: {msg}" for loc, msg in exc.problems[:5]),
             )
             return
-        wire.info("heartbeat delivered; next at %s", reply.next_heartbeat.isoformat())
+        wire.info("heartbeat delivered; next at %s", reply.next_heartbeat)
         self.store.put("last_heartbeat", time.time())
         if reply.config_updates:
             self.apply_config_updates(reply.config_updates)
         if reply.config_revision is not None:
             self.store.put("config_revision", reply.config_revision)
         for command in reply.commands:
-            self.executor.submit(command.model_dump(mode="json"))
+            self.executor.submit(command)
 
     def _queue_result(self, result: dict[str, Any]) -> None:
         # The loop drains the outbox at least every few seconds, so the result leaves promptly.

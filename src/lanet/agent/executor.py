@@ -28,8 +28,8 @@ import psutil
 
 from lanet.agent.logs import SCRIPTS
 from lanet.agent.store import Store
-from lanet.protocol.agent_config import ScriptsSection
-from lanet.protocol.commands import MAX_OUTPUT_CHARS
+from lanet.protocol.contract import Record
+from lanet.protocol.limits import MAX_OUTPUT_CHARS
 
 log = logging.getLogger(SCRIPTS)
 KILL_GRACE = 3.0
@@ -163,7 +163,7 @@ class Executor:
         self,
         store: Store,
         scripts_dir: Path,
-        settings: Callable[[], ScriptsSection],
+        settings: Callable[[], Record],
         report: Callable[[dict[str, Any]], None],
     ) -> None:
         self.store = store

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lanet.agent.transport import TransportError
-from lanet.protocol.tickets import CATEGORIES, MAX_SCREENSHOT_BYTES
+from lanet.protocol.limits import CATEGORIES, MAX_SCREENSHOT_BYTES
 
 if TYPE_CHECKING:
     from lanet.agent.core import Agent

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lanet.protocol import AgentConfig
+from lanet.protocol.contract import Record as AgentConfig
+from lanet.protocol.limits import parse_size
 
 AGENT = "lanet.agent"
 HEARTBEAT = "lanet.agent.heartbeat"
@@ -98,7 +99,7 @@ def setup(config: AgentConfig, log_dir: Path, *, console: bool) -> BackendBuffer
     """Install the handlers (again, on reconfiguration) and return the backend buffer."""
     log_dir.mkdir(parents=True, exist_ok=True)
     level = getattr(logging, config.logging.level)
-    size, backups = config.logging.max_bytes, config.logging.backup_count
+    size, backups = parse_size(config.logging.max_size), config.logging.backup_count
     agent = logging.getLogger(AGENT)
     for name in (AGENT, HEARTBEAT, SCRIPTS):
         logger = logging.getLogger(name)

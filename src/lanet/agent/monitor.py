@@ -9,7 +9,7 @@ flap. The open set is persisted by the agent, so a restart does not announce eve
 from dataclasses import dataclass
 from typing import Any
 
-from lanet.protocol.agent_config import MonitoringSection
+from lanet.protocol.contract import Record
 
 HYSTERESIS = 5.0
 
@@ -38,7 +38,7 @@ class Monitor:
         self.open: dict[str, str] = dict(open_alerts or {})
 
     def evaluate(
-        self, metrics: dict[str, Any], services: list[dict[str, Any]] | None, settings: MonitoringSection
+        self, metrics: dict[str, Any], services: list[dict[str, Any]] | None, settings: Record
     ) -> list[dict[str, Any]]:
         """The alert transitions for this sample (empty when nothing changed)."""
         if not settings.enabled:

@@ -3,17 +3,20 @@
 Windows: DPAPI in the machine scope (``CryptProtectData`` with ``CRYPTPROTECT_LOCAL_MACHINE``): the
 blob is bound to this machine and unreadable elsewhere.
 
-Elsewhere: Fernet (AES-128-CBC + HMAC-SHA256) with a random key in ``data/agent.key``, mode 0600, owned
-by the agent's account. What this protects: credentials copied off the machine without the key file
-(a backup of ``agent.db``, a support bundle, another account on the box reading the database) are
-useless. What it does not: root, or anyone who can read the key file as the agent's account, can
-decrypt; Linux has no hardware-bound secret store the agent could rely on everywhere.
+Elsewhere: Fernet (AES-128-CBC + HMAC-SHA256, :mod:`lanet.agent.fernet`) with a random key in
+``data/agent.key``, mode 0600, owned by the agent's account. What this protects: credentials copied
+off the machine without the key file (a backup of ``agent.db``, a support bundle, another account on
+the box reading the database) are useless. What it does not: root, or anyone who can read the key
+file as the agent's account, can decrypt; Linux has no hardware-bound secret store the agent could
+rely on everywhere.
 """
 
 import os
 import sys
 from pathlib import Path
 from typing import Protocol
+
+from lanet.agent.fernet import generate_key, make_fernet
 
 
 class Protector(Protocol):
@@ -28,18 +31,14 @@ class FernetProtector:
     name = "fernet"
 
     def __init__(self, key_file: Path) -> None:
-        from cryptography.fernet import Fernet
-
-        self._fernet = Fernet(self._load_or_create(key_file))
+        self._fernet = make_fernet(self._load_or_create(key_file))
 
     @staticmethod
     def _load_or_create(key_file: Path) -> bytes:
-        from cryptography.fernet import Fernet
-
         if key_file.exists():
             return key_file.read_bytes().strip()
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        key = Fernet.generate_key()
+        key = generate_key()
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(key)

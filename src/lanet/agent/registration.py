@@ -3,20 +3,20 @@
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import ValidationError
-
 import lanet
 from lanet.agent import collectors, credentials, logs
-from lanet.agent.config import load_config, save_config
+from lanet.agent.config import load_config, make_config, save_config
 from lanet.agent.core import inventory_digest, make_transport
 from lanet.agent.paths import AgentPaths
 from lanet.agent.protect import default_protector
 from lanet.agent.store import Store
 from lanet.agent.transport import Credentials, TransportError
-from lanet.protocol import HardwareInfo, RegisterResponse
+from lanet.protocol import contract
+from lanet.protocol.contract import ContractError, Record
 from lanet.protocol.errors import TOKEN_REFUSAL_REASONS, ErrorCode
 
 log = logging.getLogger("lanet.agent.registration")
@@ -71,7 +71,7 @@ def register(paths: AgentPaths, server: str, token: str | None, *, min_tls13: bo
     try:
         store.put("min_tls13", min_tls13)
         transport = make_transport(paths, store, url, config)
-        hardware_info = HardwareInfo.model_validate(collectors.inventory()).model_dump(mode="json")
+        hardware_info = contract.validate("HardwareInfo", collectors.inventory())
         body = {"token": token_value, "hardware_info": hardware_info, "agent_version": lanet.__version__}
         try:
             data = transport.post("/agents/register-with-token", body, auth=False)
@@ -81,11 +81,9 @@ def register(paths: AgentPaths, server: str, token: str | None, *, min_tls13: bo
                 raise RegistrationError(f"registration refused ({exc.code}): {reason}", 3) from None
             raise RegistrationError(f"registration failed: {exc}", 4) from None
         try:
-            reply = RegisterResponse.model_validate(data)
-        except ValidationError as exc:
-            raise RegistrationError(
-                f"the backend's answer is not a registration: {exc.error_count()} problems", 4
-            ) from None
+            reply = Record(contract.validate("RegisterResponse", data))
+        except ContractError as exc:
+            raise RegistrationError(f"the backend's answer is not a registration: {exc}", 4) from None
         if not reply.refresh_token:
             raise RegistrationError("the backend did not hand out a refresh credential", 4)
         credentials.save(
@@ -94,7 +92,7 @@ def register(paths: AgentPaths, server: str, token: str | None, *, min_tls13: bo
                 reply.asset_id,
                 reply.agent_token,
                 reply.refresh_token,
-                reply.token_expires_at.timestamp() if reply.token_expires_at else 0.0,
+                datetime.fromisoformat(reply.token_expires_at).timestamp() if reply.token_expires_at else 0.0,
             ),
         )
         store.put("client_name", reply.client_name)
@@ -108,7 +106,7 @@ def register(paths: AgentPaths, server: str, token: str | None, *, min_tls13: bo
                 "update_schedule": reply.config.update_schedule,
             },
         )
-        data_config: dict[str, Any] = config.model_dump()
+        data_config: dict[str, Any] = config.to_dict()
         data_config["agent"].update(
             asset_id=reply.asset_id,
             client_id=reply.client_id,
@@ -121,7 +119,7 @@ def register(paths: AgentPaths, server: str, token: str | None, *, min_tls13: bo
         data_config["scripts"]["allowed_types"] = list(reply.config.allowed_scripts)
         data_config["logging"]["level"] = reply.config.log_level
         data_config["logging"]["file_path"] = str(paths.logs_dir / "agent.log")
-        save_config(paths.config_file, type(config).model_validate(data_config))
+        save_config(paths.config_file, make_config(data_config))
         if reply.config.backend_url.rstrip("/") != url:
             log.info("the backend calls itself %s; this agent keeps using %s", reply.config.backend_url, url)
         log.info("registered as asset %s (%s / %s)", reply.asset_id, reply.client_name, reply.site_name)

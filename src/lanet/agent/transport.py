@@ -17,11 +17,14 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import lanet
+from lanet.protocol import contract
+from lanet.protocol.contract import ContractError
 
 log = logging.getLogger("lanet.agent.heartbeat")
 
@@ -262,14 +265,13 @@ class Transport:
             log.error("the backend refused the refresh credential: re-register this agent with a new token")
             raise AuthLost("refresh credential refused", status=401, code="REFRESH_INVALID", retryable=False)
         data = self._interpret("/agents/token/refresh", status, headers, raw)
-        token, expires = data.get("agent_token"), data.get("token_expires_at")
-        if not isinstance(token, str) or not isinstance(expires, str):
-            raise TransportError("token refresh answered without a token")
-        from datetime import datetime
-
-        fresh = Credentials(
-            creds.asset_id, token, creds.refresh_token, datetime.fromisoformat(expires).timestamp()
-        )
+        try:
+            reply = contract.validate("RefreshResponse", data)
+        except ContractError as exc:
+            raise TransportError(f"token refresh answered with an unexpected shape: {exc}") from None
+        expires = reply["token_expires_at"]
+        until = datetime.fromisoformat(expires).timestamp()
+        fresh = Credentials(creds.asset_id, reply["agent_token"], creds.refresh_token, until)
         self._save(fresh)
         log.info("agent token refreshed; valid until %s", expires)
         return fresh

@@ -4,24 +4,13 @@ Unknown keys are refused (``extra="forbid"``): in a hand-edited file a misspelt 
 report, not a field to ignore silently.
 """
 
-import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lanet.protocol.common import UUIDStr
+from lanet.protocol.limits import check_log_size, parse_size
 from lanet.protocol.registration import LogLevel, ScriptType, default_script_types
-
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3, "GB": 1024**3}
-
-
-def parse_size(text: str) -> int:
-    """Turn the seed's ``"10MB"`` style into bytes (binary units, as log rotation tools use)."""
-    match = _SIZE_RE.match(text)
-    if not match or match.group(2).upper() not in _SIZE_UNITS:
-        raise ValueError(f"{text!r} is not a size such as '10MB', '512KB' or '1GB'")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
 
 
 class _Section(BaseModel):
@@ -75,9 +64,7 @@ class LoggingSection(_Section):
     @field_validator("max_size")
     @classmethod
     def _size_is_readable(cls, value: str) -> str:
-        if parse_size(value) < 4096:
-            raise ValueError("must be at least 4KB")
-        return value
+        return check_log_size(value)
 
     @property
     def max_bytes(self) -> int:

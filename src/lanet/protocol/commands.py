@@ -5,9 +5,8 @@ from typing import Literal, get_args
 from pydantic import Field
 
 from lanet.protocol.common import Timestamp, WireModel, short_text
+from lanet.protocol.limits import MAX_OUTPUT_CHARS
 
-#: Output kept per stream; the agent truncates beyond it and says so.
-MAX_OUTPUT_CHARS = 64 * 1024
 FinalStatus = Literal["succeeded", "failed", "timed_out", "refused", "interrupted", "expired"]
 COMMAND_STATUSES = (
     "queued",

@@ -1,7 +1,7 @@
 """Dynamic configuration pushed by the backend in a heartbeat answer (seed: ``config_updates``).
 
-Keys are flat, as the seed shows them. :data:`CONFIG_KEYS` says, for each, where it lands in the agent's
-``agent_config.json`` (section, key) or that it is acted on by the server (``None``).
+Keys are flat, as the seed shows them; :data:`~lanet.protocol.config_keys.CONFIG_KEYS` says where each
+lands in the agent's ``agent_config.json``.
 """
 
 from typing import Annotated, Any, cast
@@ -9,6 +9,7 @@ from typing import Annotated, Any, cast
 from pydantic import Field, TypeAdapter, ValidationError
 
 from lanet.protocol.common import WireModel
+from lanet.protocol.config_keys import CONFIG_KEYS, UnknownConfigKeyError
 from lanet.protocol.registration import LogLevel, ScriptType
 
 Threshold = Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)]
@@ -37,34 +38,10 @@ class ConfigUpdates(WireModel):
     update_schedule: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = None
 
 
-#: flat key -> (section, key) in agent_config.json; None where the server acts on the key itself.
-CONFIG_KEYS: dict[str, tuple[str, str] | None] = {
-    "heartbeat_interval": ("heartbeat", "interval"),
-    "heartbeat_enabled": ("heartbeat", "enabled"),
-    "include_metrics": ("heartbeat", "include_metrics"),
-    "include_logs": ("heartbeat", "include_logs"),
-    "log_level": ("logging", "level"),
-    "send_logs_to_backend": ("logging", "send_to_backend"),
-    "monitoring_enabled": ("monitoring", "enabled"),
-    "cpu_threshold": ("monitoring", "cpu_threshold"),
-    "memory_threshold": ("monitoring", "memory_threshold"),
-    "disk_threshold": ("monitoring", "disk_threshold"),
-    "service_monitoring": ("monitoring", "service_monitoring"),
-    "process_monitoring": ("monitoring", "process_monitoring"),
-    "scripts_enabled": ("scripts", "enabled"),
-    "allowed_scripts": ("scripts", "allowed_types"),
-    "script_timeout": ("scripts", "timeout"),
-    "max_concurrent_scripts": ("scripts", "max_concurrent"),
-    "auto_ticket_creation": None,
-    "update_schedule": None,
-}
+__all__ = ["CONFIG_KEYS", "ConfigUpdates", "UnknownConfigKeyError", "validate_config_value"]
 
 if set(CONFIG_KEYS) != set(ConfigUpdates.model_fields):  # pragma: no cover - caught at import in tests
     raise RuntimeError("CONFIG_KEYS must cover every ConfigUpdates key")
-
-
-class UnknownConfigKeyError(KeyError):
-    """A key that is not part of :class:`ConfigUpdates`."""
 
 
 def validate_config_value(key: str, value: Any) -> Any:

@@ -5,10 +5,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from lanet.protocol.common import Timestamp, UUIDStr, WireModel, short_text
+from lanet.protocol.limits import MAX_SCREENSHOT_BYTES
 
 TicketPriority = Literal["baja", "media", "alta", "critica"]
 TicketCategory = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
-MAX_SCREENSHOT_BYTES = 5 * 1024 * 1024
 
 
 class TicketFromAgent(WireModel):
@@ -39,17 +39,6 @@ TicketStatus = Literal["nuevo", "asignado", "en_progreso", "esperando_cliente", 
 TicketChannel = Literal["agente", "portal", "email", "api", "telefono"]
 OPEN_STATUSES = ("nuevo", "asignado", "en_progreso", "esperando_cliente")
 TICKET_NUMBER_PATTERN = r"^TKT-\d{6,}$"
-
-#: Category id -> (es-MX label, English label). Ids are stable slugs; labels are for people.
-CATEGORIES: dict[str, tuple[str, str]] = {
-    "hardware": ("Hardware", "Hardware"),
-    "software": ("Software", "Software"),
-    "red": ("Red e Internet", "Network and Internet"),
-    "impresora": ("Impresora", "Printer"),
-    "correo": ("Correo electrónico", "Email"),
-    "accesos": ("Accesos y contraseñas", "Access and passwords"),
-    "otro": ("Otro", "Other"),
-}
 
 
 def format_ticket_number(number: int) -> str:

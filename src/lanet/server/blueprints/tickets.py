@@ -6,8 +6,8 @@ from sqlalchemy.orm import Session
 
 from lanet.protocol.common import ErrorDetail
 from lanet.protocol.errors import ErrorCode
+from lanet.protocol.limits import CATEGORIES
 from lanet.protocol.tickets import (
-    CATEGORIES,
     Category,
     CategoryList,
     CommentRequest,

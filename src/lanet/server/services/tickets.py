@@ -12,9 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from lanet.protocol.claims import AgentClaims
+from lanet.protocol.limits import CATEGORIES, MAX_SCREENSHOT_BYTES
 from lanet.protocol.tickets import (
-    CATEGORIES,
-    MAX_SCREENSHOT_BYTES,
     OPEN_STATUSES,
     TicketDetail,
     TicketFromAgent,
