@@ -22,6 +22,18 @@ token="$("$server" tokens create --client "$client" --site "Oficina Principal CD
 # Windows, so the demo client allows its shells for remote scripts instead of the seed's defaults.
 "$server" config set --scope client --id "$client" heartbeat_interval 15 >/dev/null
 "$server" config set --scope client --id "$client" allowed_scripts '["bash", "sh", "python"]' >/dev/null
+# Portal users with fresh random passwords, printed below: the MSP's technician, and the customer's
+# administrator who sees only this client. A later run gives them new passwords.
+demo_user() {
+    local email="$1" role="$2"; shift 2
+    if "$server" users list | grep -q "^$email "; then
+        "$server" users password --email "$email" --generate | tail -n 1
+    else
+        "$server" users create --email "$email" --role "$role" --generate "$@" | tail -n 1
+    fi
+}
+tech_password="$(demo_user tecnico@lanet.demo technician)"
+client_password="$(demo_user admin@cafemexico.demo client_admin --client "$client")"
 
 "$server" serve --host 127.0.0.1 --port "$port" >"$LANET_DATA_DIR/server.log" 2>&1 &
 server_pid=$!
@@ -47,6 +59,9 @@ asset_id="$("$agent" status --home "$agent_home" --json | .venv/bin/python -c 'i
 cat <<INFO
 
   LANET backend on SQLite: $LANET_DATA_DIR/lanet.db (log: $LANET_DATA_DIR/server.log)
+  Portal:         http://127.0.0.1:$port/portal/
+                  technician: tecnico@lanet.demo  $tech_password
+                  customer:   admin@cafemexico.demo  $client_password
   API:            $api
   API document:   $api/openapi.json
   Install token:  $token

@@ -198,3 +198,47 @@ def test_tickets_verbs_work_a_ticket_through(
     assert [r["number"] for r in rows] == ["TKT-000001"]
     code, _, err = cli("tickets", "show", "TKT-999999")
     assert code == 2 and "no ticket" in err
+
+
+def test_users_create_reads_stdin_generates_and_refuses_clearly(
+    cli: Callable[..., tuple[int, str, str]], db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from lanet.server.models import User
+    from lanet.server.services.passwords import verify_password
+
+    cli("tokens", "create", "--client", "Café México", "--site", "CDMX")
+    monkeypatch.setattr("sys.stdin", io.StringIO("una-clave-larga-123\nignored second line\n"))
+    code, out, _ = cli(
+        "users", "create", "--email", "Ana@Cafe.MX", "--role", "client_admin", "--client", "Café México"
+    )
+    assert code == 0 and "ana@cafe.mx" in out
+    code, out, _ = cli("users", "create", "--email", "tec@lanet.mx", "--role", "technician", "--generate")
+    generated = out.strip().splitlines()[-1]
+    assert code == 0 and len(generated) >= 20
+    with db.session() as session:
+        users = {u.email: u for u in session.scalars(select(User))}
+        assert verify_password("una-clave-larga-123", users["ana@cafe.mx"].password_hash)
+        assert verify_password(generated, users["tec@lanet.mx"].password_hash)
+        assert users["ana@cafe.mx"].client is not None and users["tec@lanet.mx"].client_id is None
+        assert {e.action for e in session.scalars(select(AuditEntry))} >= {"user.create"}
+    for argv, message in (
+        (("--email", "x@y.mx", "--role", "solicitante"), "give --client"),
+        (("--email", "x@y.mx", "--role", "technician", "--client", "Café México"), "do not give --client"),
+        (("--email", "x@y.mx", "--role", "solicitante", "--client", "Nadie"), "no client"),
+        (("--email", "no-es-correo", "--role", "technician"), "not an e-mail"),
+        (("--email", "ana@cafe.mx", "--role", "technician"), "already exists"),
+    ):
+        monkeypatch.setattr("sys.stdin", io.StringIO("otra-clave-larga-456\n"))
+        code, _, err = cli("users", "create", *argv)
+        assert code == 2 and message in err, (argv, err)
+    monkeypatch.setattr("sys.stdin", io.StringIO("corta\n"))
+    code, _, err = cli("users", "create", "--email", "z@y.mx", "--role", "technician")
+    assert code == 2 and "at least 10 characters" in err
+    code, out, _ = cli("users", "password", "--email", "ana@cafe.mx", "--generate")
+    with db.session() as session:
+        ana = session.scalars(select(User).where(User.email == "ana@cafe.mx")).one()
+        assert code == 0 and verify_password(out.strip().splitlines()[-1], ana.password_hash)
+    code, out, _ = cli("users", "list")
+    assert "ana@cafe.mx" in out and "tec@lanet.mx" in out

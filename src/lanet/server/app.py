@@ -5,6 +5,7 @@ import logging
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from lanet.server import portal
 from lanet.server.api import errors
 from lanet.server.blueprints import admin, agents, meta, tickets
 from lanet.server.db import Database
@@ -31,5 +32,6 @@ def create_app(settings: Settings | None = None, *, proxy_hops: int = 0) -> Flas
     app.register_blueprint(admin.bp)
     app.register_blueprint(tickets.bp)
     app.register_blueprint(meta.bp)
+    portal.init_app(app)
     logging.getLogger("lanet").setLevel(logging.INFO)
     return app

@@ -30,15 +30,17 @@ def tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
 
 
 def maintenance_pass(db: "Database") -> None:
-    """One round of upkeep: flag assets that stopped sending heartbeats as offline."""
+    """One round of upkeep: silent assets marked offline, overdue commands expired, old sessions gone."""
     from lanet.server.services.commands import expire_overdue
     from lanet.server.services.telemetry import mark_offline
+    from lanet.server.services.users import purge_sessions
 
     changed = mark_offline(db)
     if changed:
         log.info("%d asset(s) now offline", changed)
     with db.session() as session:
         expired = expire_overdue(session)
+        purge_sessions(session)
     if expired:
         log.info("%d command(s) expired before their asset came back", expired)
 

@@ -5,34 +5,14 @@ The catalogs are read as ``.po`` text at start, so no build step is needed to sh
 The language comes from ``LANET_LANG``, else the system locale (``en*`` gives English), else es-MX.
 """
 
-import ast
 import gettext
 import locale
 import os
 from pathlib import Path
 
+from lanet.i18n import parse_po
+
 _LOCALE_DIR = Path(__file__).parent / "locale"
-
-
-def parse_po(text: str) -> dict[str, str]:
-    """msgid -> msgstr of a .po file (plain entries; untranslated ones are left out)."""
-    catalog: dict[str, str] = {}
-    current: dict[str, str] = {}
-    key = None
-    for raw in [*text.splitlines(), ""]:
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            if current.get("msgid") and current.get("msgstr"):
-                catalog[current["msgid"]] = current["msgstr"]
-            if not line:
-                current, key = {}, None
-            continue
-        if line.startswith(("msgid ", "msgstr ")):
-            key, _, rest = line.partition(" ")
-            current[key] = ast.literal_eval(rest)
-        elif line.startswith('"') and key:
-            current[key] += ast.literal_eval(line)
-    return catalog
 
 
 class PoTranslations(gettext.NullTranslations):

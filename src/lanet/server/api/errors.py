@@ -8,7 +8,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -92,10 +92,10 @@ def init_app(app: Flask) -> None:
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Response | HTTPException:
+    def _http_error(exc: HTTPException) -> Any:
         status = exc.code or 500
         if not _wants_json():
-            return exc
+            return _html_page(status) or exc
         message = {
             404: f"No API endpoint at {request.path}",
             405: f"{request.method} is not allowed on {request.path}",
@@ -111,7 +111,23 @@ def init_app(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         # A fault of ours: log it with its stack, tell the client without detail.
         log.exception("unhandled error on %s %s", request.method, request.path)
+        if not _wants_json():
+            page = _html_page(500)
+            if page is not None:
+                return page  # type: ignore[no-any-return]
         return error_response(500, ErrorCode.INTERNAL_ERROR, "Internal server error")
+
+
+def _html_page(status: int) -> Any:
+    """The HTML error page of the part of the site the request is in (see :data:`HTML_ERROR_PAGES`)."""
+    for prefix, render in current_app.extensions.get(HTML_ERROR_PAGES, {}).items():
+        if request.path.startswith(prefix):
+            return render(status)
+    return None
+
+
+#: ``app.extensions`` key: path prefix -> callable(status) giving an HTML error answer.
+HTML_ERROR_PAGES = "lanet_html_error_pages"
 
 
 def dumps(data: Any) -> str:

@@ -11,6 +11,7 @@ from lanet.server.models.ratelimit import RateLimitBucket
 from lanet.server.models.tenancy import Client, Site
 from lanet.server.models.tickets import Ticket, TicketAttachment, TicketComment, TicketCounter, TicketEvent
 from lanet.server.models.tokens import InstallToken, TokenUsage
+from lanet.server.models.users import PortalSession, User
 
 __all__ = [
     "AgentLog",
@@ -27,6 +28,7 @@ __all__ = [
     "ConfigOverride",
     "InstallToken",
     "MetricSample",
+    "PortalSession",
     "RateLimitBucket",
     "Site",
     "Ticket",
@@ -35,4 +37,5 @@ __all__ = [
     "TicketCounter",
     "TicketEvent",
     "TokenUsage",
+    "User",
 ]

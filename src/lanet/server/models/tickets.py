@@ -6,8 +6,9 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lanet.server.models.assets import BigId
+from lanet.server.models.assets import Asset, BigId
 from lanet.server.models.base import Base, JSONType, utcnow, uuid_pk
+from lanet.server.models.tenancy import Client
 
 
 class TicketCounter(Base):
@@ -46,6 +47,8 @@ class Ticket(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
 
+    asset: Mapped[Asset | None] = relationship()
+    client: Mapped[Client] = relationship()
     comments: Mapped[list["TicketComment"]] = relationship(
         back_populates="ticket", cascade="all, delete-orphan", order_by="TicketComment.id"
     )

@@ -387,3 +387,66 @@ def mark_offline(db: Database, now: datetime | None = None) -> int:
             .values(agent_status=STATUS_OFFLINE)
         )
         return int(result.rowcount or 0)
+
+
+# --- reading, for the portal -------------------------------------------------------------------
+#: Chart ranges: how far back, and the bucket the samples are averaged into (None: every sample).
+RANGES: dict[str, tuple[timedelta, timedelta | None]] = {
+    "hour": (timedelta(hours=1), None),
+    "day": (timedelta(days=1), timedelta(minutes=5)),
+    "week": (timedelta(days=7), timedelta(minutes=30)),
+}
+SERIES = ("cpu_usage", "memory_usage", "disk_usage", "network_usage")
+
+
+def metric_series(
+    session: Any, asset_id: str, range_name: str, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Samples of one asset over ``range_name`` (see :data:`RANGES`), oldest first.
+
+    Longer ranges are averaged into buckets so a week is a few hundred points, not ten thousand.
+    """
+    span, bucket = RANGES[range_name]
+    now = now or utcnow()
+    rows = session.execute(
+        select(MetricSample.sampled_at, *(getattr(MetricSample, name) for name in SERIES))
+        .where(MetricSample.asset_id == asset_id, MetricSample.sampled_at >= now - span)
+        .order_by(MetricSample.sampled_at)
+    ).all()
+    if bucket is None:
+        return [{"t": row[0], **dict(zip(SERIES, row[1:], strict=True))} for row in rows]
+    size = bucket.total_seconds()
+    grouped: dict[int, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(int(row[0].timestamp() // size), []).append(row)
+    points = []
+    for key, members in grouped.items():
+        point: dict[str, Any] = {"t": datetime.fromtimestamp(key * size + size / 2, now.tzinfo)}
+        for index, name in enumerate(SERIES, start=1):
+            values = [m[index] for m in members if m[index] is not None]
+            point[name] = round(sum(values) / len(values), 2) if values else None
+        points.append(point)
+    return points
+
+
+def recent_logs(session: Any, asset_id: str, limit: int = 100) -> list[AgentLog]:
+    return list(
+        session.scalars(
+            select(AgentLog)
+            .where(AgentLog.asset_id == asset_id)
+            .order_by(AgentLog.logged_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def alerts_of(session: Any, asset_id: str, limit: int = 50) -> list[Alert]:
+    """Open alerts first, then the most recent past ones."""
+    return list(
+        session.scalars(
+            select(Alert)
+            .where(Alert.asset_id == asset_id)
+            .order_by(case((Alert.status == ALERT_OPEN, 0), else_=1), Alert.updated_at.desc())
+            .limit(limit)
+        )
+    )

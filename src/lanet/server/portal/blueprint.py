@@ -1,0 +1,79 @@
+"""The portal's Flask blueprint, its templates and static files, and the page-wide settings."""
+
+from typing import Any
+
+from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+
+from lanet.server.portal.i18n import current_language, gettext
+
+bp = Blueprint(
+    "portal",
+    __name__,
+    url_prefix="/portal",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+#: No inline script or style, nothing from another origin: the portal works on a closed network and
+#: an injected tag cannot run.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+
+#: Outcomes of a form, shown once on the page the form returns to (``?notice=key``): no client-side
+#: session needed. Key -> (message, "ok" or "error").
+NOTICES: dict[str, tuple[str, str]] = {
+    "comment_added": ("Comentario agregado.", "ok"),
+    "comment_invalid": ("Escriba un comentario (hasta 20,000 caracteres).", "error"),
+    "rated": ("Gracias por su calificación.", "ok"),
+    "rating_invalid": ("Elija una calificación de 1 a 5.", "error"),
+    "rating_refused": ("Solo se califica un ticket resuelto, una vez.", "error"),
+    "status_changed": ("Estado actualizado.", "ok"),
+    "status_invalid": ("Estado no válido.", "error"),
+    "assigned": ("Ticket asignado.", "ok"),
+    "token_revoked": ("Token desactivado.", "ok"),
+    "queued": ("Script en cola; se ejecuta en el próximo heartbeat del equipo.", "ok"),
+    "config_saved": ("Configuración enviada; los equipos la aplican en su próximo heartbeat.", "ok"),
+}
+
+
+def back(endpoint: str, notice: str, **values: Any) -> Response:
+    """Redirect after a form (POST/redirect/GET) with the outcome to show."""
+    response: Response = redirect(url_for(endpoint, notice=notice, **values))  # type: ignore[assignment]
+    return response
+
+
+@bp.context_processor
+def page_context() -> dict[str, Any]:
+    notice = NOTICES.get(request.args.get("notice", ""))
+    return {
+        "_": gettext,
+        "lang": current_language(),
+        "viewer": g.get("viewer"),
+        "csrf_token": g.get("csrf_token"),
+        "notice": (gettext(notice[0]), notice[1]) if notice else None,
+    }
+
+
+@bp.after_request
+def security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    if response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(status: int) -> tuple[str, int]:
+    titles = {
+        400: gettext("Solicitud inválida"),
+        403: gettext("Sin permiso"),
+        404: gettext("No encontrado"),
+        405: gettext("Método no permitido"),
+    }
+    return render_template("portal/error.html", status=status, title=titles.get(status, str(status))), status

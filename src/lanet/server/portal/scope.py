@@ -1,0 +1,66 @@
+"""Tenant isolation for the portal: what the person logged in may see.
+
+Staff (``superadmin``, ``technician``) see every client. Anyone else sees one client; every lookup of
+an asset, site, ticket or token goes through here and answers 404 for another client's object, exactly
+as for one that does not exist, so ids cannot be probed.
+"""
+
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from flask import abort
+from sqlalchemy import Select
+
+from lanet.server.models import Asset, Site, Ticket, User
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user_id: str
+    email: str
+    name: str
+    role: str
+    client_id: str | None
+
+    @classmethod
+    def of(cls, user: User) -> "Viewer":
+        return cls(user.id, user.email, user.name or user.email, user.role, user.client_id)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.client_id is None and self.role in ("superadmin", "technician")
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.email}"
+
+    def limit(self, query: Select[Any], client_column: Any) -> Select[Any]:
+        """``query`` restricted to this viewer's client (unchanged for staff)."""
+        return query if self.is_staff else query.where(client_column == self.client_id)
+
+    def may_see(self, client_id: str | None) -> bool:
+        return self.is_staff or (client_id is not None and client_id == self.client_id)
+
+
+def not_found() -> NoReturn:
+    abort(404)
+
+
+def asset_for(session: Any, viewer: Viewer, asset_id: str) -> Asset:
+    asset = session.get(Asset, asset_id) if len(asset_id) <= 64 else None
+    if asset is None or asset.retired_at is not None or not viewer.may_see(asset.client_id):
+        not_found()
+    return asset  # type: ignore[no-any-return]
+
+
+def site_for(session: Any, viewer: Viewer, site_id: str) -> Site:
+    site = session.get(Site, site_id) if len(site_id) <= 64 else None
+    if site is None or not viewer.may_see(site.client_id):
+        not_found()
+    return site  # type: ignore[no-any-return]
+
+
+def ticket_visible(viewer: Viewer, ticket: Ticket | None) -> Ticket:
+    if ticket is None or not viewer.may_see(ticket.client_id):
+        not_found()
+    return ticket
