@@ -115,3 +115,16 @@ def test_a_failing_wmi_class_costs_only_its_fields(replay: Replay, monkeypatch: 
 )
 def test_cim_datetime(value: str | None, expected: str | None) -> None:
     assert _windows.cim_datetime(value) == expected
+
+
+def test_queries_name_the_properties_they_read() -> None:
+    assert _windows.selected_properties("SELECT Name, NumberOfCores FROM Win32_Processor") == [
+        "Name",
+        "NumberOfCores",
+    ]
+    assert _windows.selected_properties("select Caption,Version\nfrom Win32_OperatingSystem") == [
+        "Caption",
+        "Version",
+    ]
+    with pytest.raises(ValueError, match="name the properties"):
+        _windows.selected_properties("SELECT * FROM Win32_BIOS")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lanet.agent.ipc import IpcError, call, socket_path
+from lanet.agent.ipc import IpcError, call, channel_address
 from lanet.agent.paths import AgentPaths
 from tests.conftest import LiveServer, start_server
 from tests.e2e.agents import AgentProcess, wait_for
@@ -24,7 +24,7 @@ def running(tmp_path: Path) -> Iterator[tuple[LiveServer, AgentProcess, Path]]:
     assert agent.register(server.url, token).returncode == 0
     agent.tune(heartbeat={"interval": 5}, backend={"retry_delay": 1, "timeout": 5})
     agent.start()
-    sock = socket_path(AgentPaths.for_home(agent.home))
+    sock = Path(channel_address(AgentPaths.for_home(agent.home)))
     wait_for(sock.exists, 30, "the tray channel")
     yield server, agent, sock
     agent.stop()

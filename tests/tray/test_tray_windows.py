@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lanet.agent.ipc import socket_path
+from lanet.agent.ipc import channel_address
 from lanet.agent.paths import AgentPaths
 from tests.conftest import ARTIFACTS, LiveServer, start_server
 from tests.e2e.agents import AgentProcess, wait_for
@@ -29,7 +29,7 @@ def service(tmp_path: Path, display: str) -> Iterator[tuple[LiveServer, Path]]:
     assert agent.register(server.url, token).returncode == 0
     agent.tune(heartbeat={"interval": 5}, backend={"retry_delay": 1, "timeout": 5})
     agent.start()
-    sock = socket_path(AgentPaths.for_home(agent.home))
+    sock = Path(channel_address(AgentPaths.for_home(agent.home)))
     wait_for(sock.exists, 30, "the agent service")
     yield server, sock
     agent.stop()
@@ -40,7 +40,7 @@ def _app(sock: Path, language: str = "es") -> Any:
     from lanet.agent.tray.app import TrayApp
     from lanet.agent.tray.context import TrayContext
 
-    app = TrayApp(TrayContext(sock, language))
+    app = TrayApp(TrayContext(str(sock), language))
     wait_for(lambda: app.fetch()[0]["state"] in ("online", "warning"), 30, "the agent's first contact")
     app.refresh()
     return app

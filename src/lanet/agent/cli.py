@@ -94,11 +94,11 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_tray(args: argparse.Namespace) -> int:
-    from lanet.agent.ipc import socket_path
+    from lanet.agent.ipc import channel_address
     from lanet.agent.tray.app import TrayApp
     from lanet.agent.tray.context import TrayContext
 
-    ctx = TrayContext(socket_path(_paths(args)), args.lang)
+    ctx = TrayContext(channel_address(_paths(args)), args.lang)
     return TrayApp(ctx).run()
 
 

@@ -9,7 +9,6 @@ flight is sent again at the next start; the server ignores the repeat).
 import hashlib
 import json
 import logging
-import os
 import random
 import threading
 import time
@@ -143,13 +142,11 @@ class Agent:
         self._wake.set()
 
     def _start_ipc(self) -> Any:
-        if os.name != "posix":
-            return None  # Windows: the named pipe lives with the Windows service
-        from lanet.agent.ipc import Handlers, IpcServer, socket_path
+        from lanet.agent.ipc import Handlers, channel_address, make_server
 
         try:
-            server = IpcServer(socket_path(self.paths), Handlers(self))
-        except OSError as exc:
+            server = make_server(channel_address(self.paths), Handlers(self))
+        except Exception as exc:  # OSError, or pywintypes.error for the pipe
             log.warning("the tray channel could not start: %s", exc)
             return None
         server.start()

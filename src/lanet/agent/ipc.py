@@ -2,7 +2,8 @@
 
 The service owns the credentials and the outbox; the tray only asks. On Linux and macOS it is a Unix
 socket that the desktop user can reach (the PC's user is who reports problems); on Windows a named
-pipe (see the Windows service). One JSON request per connection, one JSON answer:
+pipe that interactive users may open (:mod:`lanet.agent.ipc_windows`). One JSON request per
+connection, one JSON answer, each on one line:
 ``{"op": "...", "args": {...}}`` -> ``{"ok": true, "data": ...}`` or ``{"ok": false, "error": "..."}``.
 
 Operations: ``status``, ``preview``, ``categories``, ``create_ticket``, ``my_tickets``,
@@ -11,13 +12,11 @@ Operations: ``status``, ``preview``, ``categories``, ``create_ticket``, ``my_tic
 
 import base64
 import binascii
-import contextlib
+import hashlib
 import json
 import logging
-import os
 import socket
-import socketserver
-import threading
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,9 +37,19 @@ class IpcError(Exception):
     """A request the service refuses; the message is shown to the PC's user."""
 
 
-def socket_path(paths: "AgentPaths") -> Path:
-    """Where the service listens and the tray connects (``run/agent.sock``)."""
-    return paths.run_dir / "agent.sock"
+PIPE_PREFIX = "\\\\.\\pipe\\"
+
+
+def channel_address(paths: "AgentPaths") -> str:
+    """Where the service listens and the tray connects.
+
+    A Unix socket ``run/agent.sock``; on Windows the pipe ``\\.\\pipe\\LANETAgent-<id>``, where the id
+    comes from the run directory so agents with different ``--home`` never share a pipe.
+    """
+    if sys.platform == "win32":
+        digest = hashlib.sha256(str(paths.run_dir).lower().encode()).hexdigest()[:12]
+        return f"{PIPE_PREFIX}LANETAgent-{digest}"
+    return str(paths.run_dir / "agent.sock")
 
 
 def _text(args: dict[str, Any], name: str, limit: int, required: bool = True) -> str | None:
@@ -171,70 +180,70 @@ class Handlers:
             raise IpcError(f"sin conexión con el servidor: {exc}" if exc.retryable else str(exc)) from None
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    server: "IpcServer"
-
-    def handle(self) -> None:
-        raw = self.rfile.readline(MAX_REQUEST + 1)
-        try:
-            if len(raw) > MAX_REQUEST:
-                raise IpcError("request too large")
-            request = json.loads(raw or b"{}")
-            if not isinstance(request, dict) or not isinstance(request.get("op"), str):
-                raise IpcError('send {"op": "...", "args": {...}}')
-            args = request.get("args") or {}
-            if not isinstance(args, dict):
-                raise IpcError("args must be an object")
-            reply: dict[str, Any] = {"ok": True, "data": self.server.handlers.dispatch(request["op"], args)}
-        except IpcError as exc:
-            reply = {"ok": False, "error": str(exc)}
-        except ValueError:
-            reply = {"ok": False, "error": "the request is not JSON"}
-        except Exception:  # the service must outlive any request
-            log.exception("IPC request failed")
-            reply = {"ok": False, "error": "internal error in the agent service"}
-        self.wfile.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
+def answer(handlers: "Handlers", raw: bytes) -> bytes:
+    """One request line in, one answer line out, whatever the transport; never raises."""
+    try:
+        if len(raw) > MAX_REQUEST:
+            raise IpcError("request too large")
+        request = json.loads(raw or b"{}")
+        if not isinstance(request, dict) or not isinstance(request.get("op"), str):
+            raise IpcError('send {"op": "...", "args": {...}}')
+        args = request.get("args") or {}
+        if not isinstance(args, dict):
+            raise IpcError("args must be an object")
+        reply: dict[str, Any] = {"ok": True, "data": handlers.dispatch(request["op"], args)}
+    except IpcError as exc:
+        reply = {"ok": False, "error": str(exc)}
+    except ValueError:
+        reply = {"ok": False, "error": "the request is not JSON"}
+    except Exception:  # the service must outlive any request
+        log.exception("IPC request failed")
+        reply = {"ok": False, "error": "internal error in the agent service"}
+    return json.dumps(reply, ensure_ascii=False).encode() + b"\n"
 
 
-class IpcServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-    def __init__(self, path: Path, handlers: Handlers) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        self.handlers = handlers
-        super().__init__(str(path), _Handler)
-        # The desktop user's tray must reach it; it can only ask, never read credentials.
-        os.chmod(path.parent, 0o755)  # noqa: S103 - the tray runs as the desktop user
-        os.chmod(path, 0o666)  # noqa: S103 - likewise; it can ask, not read secrets
-        self.path = path
-
-    def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="ipc", daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+def read_reply(raw: bytes) -> Any:
+    """The client's side of :func:`answer`: the data, or :class:`IpcError` with the service's message."""
+    try:
+        reply = json.loads(raw or b"{}")
+    except ValueError:
+        raise IpcError("the agent service answered something that is not JSON") from None
+    if not isinstance(reply, dict) or not reply.get("ok"):
+        message = reply.get("error") if isinstance(reply, dict) else None
+        raise IpcError(message or "no answer from the agent service")
+    return reply.get("data")
 
 
-def call(path: Path, op: str, args: dict[str, Any] | None = None, timeout: float = 35.0) -> Any:
+def make_server(address: str, handlers: Handlers) -> Any:
+    """The channel's server for this OS, not started (``start()``, ``stop()``)."""
+    if address.startswith(PIPE_PREFIX):
+        from lanet.agent.ipc_windows import PipeServer
+
+        return PipeServer(address, handlers)
+    from lanet.agent.ipc_unix import SocketServer
+
+    return SocketServer(address, handlers)
+
+
+NOT_RUNNING = "el servicio LANET Agent no está en ejecución"
+
+
+def call(address: str | Path, op: str, args: dict[str, Any] | None = None, timeout: float = 35.0) -> Any:
     """Client side (the tray): one request; raises :class:`IpcError` with the service's message."""
+    request = json.dumps({"op": op, "args": args or {}}).encode() + b"\n"
+    address = str(address)
+    if address.startswith(PIPE_PREFIX):
+        from lanet.agent.ipc_windows import exchange
+
+        return read_reply(exchange(address, request, timeout))
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
-            sock.connect(str(path))
+            sock.connect(address)
         except OSError:
-            raise IpcError("el servicio LANET Agent no está en ejecución") from None
-        sock.sendall(json.dumps({"op": op, "args": args or {}}).encode() + b"\n")
+            raise IpcError(NOT_RUNNING) from None
+        sock.sendall(request)
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)
-    reply = json.loads(b"".join(chunks) or b"{}")
-    if not reply.get("ok"):
-        raise IpcError(reply.get("error") or "no answer from the agent service")
-    return reply.get("data")
+    return read_reply(b"".join(chunks))

@@ -5,6 +5,7 @@ COM is initialised once per thread (WMI objects may not cross threads). The data
 :class:`Sources` so that tests can replay recorded WMI rows and registry keys on any OS.
 """
 
+import os
 import re
 import sys
 import threading
@@ -12,6 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import psutil
 
 from lanet.agent.collectors._common import (
     count_threads_psutil,
@@ -55,19 +58,41 @@ def _com_ready() -> None:
         _local.com = True
 
 
+_SELECT = re.compile(r"^\s*SELECT\s+(.+?)\s+FROM\s", re.IGNORECASE | re.DOTALL)
+
+
+def selected_properties(wql: str) -> list[str]:
+    """The property names a ``SELECT a, b FROM ...`` query asks for (``*`` is not supported)."""
+    match = _SELECT.match(wql)
+    if not match or match.group(1).strip() == "*":
+        raise ValueError(f"name the properties to read: {wql!r}")
+    return [name.strip() for name in match.group(1).split(",")]
+
+
 def _wmi_query(wql: str) -> list[dict[str, Any]]:
-    """Rows of a WQL query as dicts of the selected properties."""
+    """Rows of a WQL query as dicts of the selected properties.
+
+    Properties are read by name rather than through ``Properties_``, which Wine does not implement;
+    on Windows both work.
+    """
     import win32com.client
 
+    names = selected_properties(wql)
     _com_ready()
     if not hasattr(_local, "service"):
         locator = win32com.client.Dispatch("WbemScripting.SWbemLocator")
         _local.service = locator.ConnectServer(".", "root\\cimv2")
     # 0x30 = wbemFlagReturnImmediately | wbemFlagForwardOnly: stream rows instead of building a copy.
-    rows = []
-    for item in _local.service.ExecQuery(wql, "WQL", 0x30):
-        rows.append({prop.Name: prop.Value for prop in item.Properties_})
-    return rows
+    rows = _local.service.ExecQuery(wql, "WQL", 0x30)
+    return [{name: _property(item, name) for name in names} for item in rows]
+
+
+def _property(item: Any, name: str) -> Any:
+    """One property, or None where this Windows (or Wine) does not provide it."""
+    try:
+        return getattr(item, name)
+    except AttributeError:
+        return None
 
 
 def _registry_read(hive: int, path: str, view: int) -> dict[str, Any] | None:
@@ -164,8 +189,13 @@ def hardware() -> dict[str, Any]:
     nic = next((n for n in nics if n.get("DefaultIPGateway")), nics[0] if nics else {})
     ipv4 = next((ip for ip in (nic.get("IPAddress") or ()) if ip and ":" not in ip), None)
     ram = system.get("TotalPhysicalMemory")
-    cores: int | None = sum(int(c.get("NumberOfCores") or 0) for c in cpus) or None
-    threads: int | None = sum(int(c.get("NumberOfLogicalProcessors") or 0) for c in cpus) or None
+    # Where WMI leaves the counts out (some virtual machines, Wine), the kernel's own count stands in.
+    cores: int | None = sum(int(c.get("NumberOfCores") or 0) for c in cpus) or psutil.cpu_count(logical=False)
+    threads: int | None = (
+        sum(int(c.get("NumberOfLogicalProcessors") or 0) for c in cpus)
+        or psutil.cpu_count()
+        or os.cpu_count()
+    )
     display = current["values"].get("DisplayVersion") or current["values"].get("ReleaseId")
     build = osinfo.get("BuildNumber") or current["values"].get("CurrentBuildNumber")
     caption = (osinfo.get("Caption") or "").replace("Microsoft ", "").strip() or None
@@ -207,8 +237,6 @@ def hardware() -> dict[str, Any]:
 
 
 def _env(name: str) -> str | None:
-    import os
-
     return os.environ.get(name)
 
 

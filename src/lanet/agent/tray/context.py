@@ -2,7 +2,6 @@
 
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from lanet.agent import ipc
@@ -26,7 +25,7 @@ STATUS_COLOURS = {
 
 
 class TrayContext:
-    def __init__(self, socket: Path, language: str | None = None) -> None:
+    def __init__(self, socket: str, language: str | None = None) -> None:
         self.socket = socket
         self.language = choose_language(language)
         self._ = translations(self.language).gettext

