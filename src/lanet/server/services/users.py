@@ -121,55 +121,49 @@ class LoginResult:
 
 
 def authenticate(session: Session, email: str, password: str, ip: str | None) -> LoginResult:
-    """Check a login and record it; the caller commits."""
+    """Check a login and record it in the audit log; the caller commits."""
     email = email.strip().lower()[:254]
     now = utcnow()
     user = session.scalars(select(User).where(User.email == email)).first()
     if user is None:
         verify_password(password, dummy_hash())  # the same work as for a real account
-        audit.record(
-            session, actor=f"user:{email}", action="portal.login", ip_address=ip, outcome="unknown_user"
-        )
+        _audit_login(session, email, ip, "unknown_user")
         return LoginResult(None, "bad_credentials")
     if user.locked_until is not None and user.locked_until > now:
-        audit.record(session, actor=f"user:{email}", action="portal.login", ip_address=ip, outcome="locked")
+        _audit_login(session, email, ip, "locked", user)
         return LoginResult(None, "locked", user.locked_until)
     if not verify_password(password, user.password_hash):
         user.failed_logins += 1
-        outcome = "bad_password"
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until = now + LOCK_FOR
-            user.failed_logins = 0
-            outcome = "locked_now"
-        audit.record(
-            session,
-            actor=f"user:{email}",
-            action="portal.login",
-            target_type="user",
-            target_id=user.id,
-            client_id=user.client_id,
-            ip_address=ip,
-            outcome=outcome,
-        )
-        if outcome == "locked_now":
-            return LoginResult(None, "locked", user.locked_until)
-        return LoginResult(None, "bad_credentials")
+        if user.failed_logins < MAX_FAILURES:
+            _audit_login(session, email, ip, "bad_password", user)
+            return LoginResult(None, "bad_credentials")
+        user.locked_until = now + LOCK_FOR
+        user.failed_logins = 0
+        _audit_login(session, email, ip, "locked_now", user)
+        return LoginResult(None, "locked", user.locked_until)
     if not user.active:
-        audit.record(session, actor=f"user:{email}", action="portal.login", ip_address=ip, outcome="inactive")
+        _audit_login(session, email, ip, "inactive", user)
         return LoginResult(None, "inactive")
     user.failed_logins = 0
     user.locked_until = None
     user.last_login = now
+    _audit_login(session, email, ip, "ok", user)
+    return LoginResult(user, "ok")
+
+
+def _audit_login(
+    session: Session, email: str, ip: str | None, outcome: str, user: User | None = None
+) -> None:
     audit.record(
         session,
         actor=f"user:{email}",
         action="portal.login",
-        target_type="user",
-        target_id=user.id,
-        client_id=user.client_id,
+        target_type="user" if user else None,
+        target_id=user.id if user else None,
+        client_id=user.client_id if user else None,
         ip_address=ip,
+        outcome=outcome,
     )
-    return LoginResult(user, "ok")
 
 
 def _digest(token: str) -> str:
