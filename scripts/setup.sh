@@ -24,6 +24,8 @@ command -v curl >/dev/null || missing+=(curl)
 # The tray's windows are tested on a real X server; tkinter comes with Debian's python3-tk.
 command -v Xvfb >/dev/null || missing+=(xvfb xauth)
 python3 -c 'import tkinter' 2>/dev/null || missing+=(python3-tk)
+# The .deb is installed and run on Debian's own Python stack in the tests.
+dpkg -s python3-psutil >/dev/null 2>&1 || missing+=(python3-psutil)
 # The portal is tested in a real browser: Debian's Chromium, driven by Playwright.
 command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then

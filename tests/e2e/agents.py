@@ -25,14 +25,16 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
 
 
 class AgentProcess:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, command: list[str] | None = None) -> None:
+        """``command`` runs the agent another way (the installed package's ``/usr/bin/lanet-agent``)."""
         self.home = home
+        self.command = command or AGENT
         self.proc: subprocess.Popen[bytes] | None = None
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*AGENT, *args, "--home", str(self.home)],
+            [*self.command, *args, "--home", str(self.home)],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -54,7 +56,7 @@ class AgentProcess:
     def start(self) -> None:
         log = (self.home / "run.out").open("ab")
         self.proc = subprocess.Popen(
-            [*AGENT, "run", "--home", str(self.home)], stdout=log, stderr=log, env=self.env
+            [*self.command, "run", "--home", str(self.home)], stdout=log, stderr=log, env=self.env
         )
 
     def alive(self) -> bool:

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Builds dist/lanet-agent_<version>_all.deb: the agent, its systemd unit and the tray's autostart entry,
+# running on Debian's own python3 and python3-psutil. The agent's service needs nothing else: it
+# validates with the compiled contract and encrypts with the system's libcrypto, so neither pydantic
+# nor cryptography is packaged. The server is not part of this package.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo="$PWD"
+version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' src/lanet/__init__.py)"
+out="$repo/dist"
+stage="$(mktemp -d)"
+trap 'rm -rf "$stage"' EXIT
+lib="$stage/usr/lib/lanet-agent"
+
+mkdir -p "$lib/lanet/protocol" "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/etc/xdg/autostart" \
+    "$stage/DEBIAN" "$stage/usr/share/doc/lanet-agent" "$out"
+cp src/lanet/__init__.py src/lanet/i18n.py "$lib/lanet/"
+cp -r src/lanet/agent "$lib/lanet/agent"
+# Only the plain modules of the protocol: the agent must never reach for the pydantic models.
+for module in __init__.py contract.py contract.json limits.py config_keys.py errors.py; do
+    cp "src/lanet/protocol/$module" "$lib/lanet/protocol/"
+done
+find "$lib" -name __pycache__ -prune -exec rm -rf {} +
+
+cat >"$stage/usr/bin/lanet-agent" <<'SH'
+#!/bin/sh
+# LANET Agent, as packaged: Debian's python3 with the agent's modules from /usr/lib/lanet-agent.
+PYTHONPATH=/usr/lib/lanet-agent${PYTHONPATH:+:$PYTHONPATH} exec /usr/bin/python3 -m lanet.agent.cli "$@"
+SH
+chmod 0755 "$stage/usr/bin/lanet-agent"
+cp packaging/linux/lanet-agent.service "$stage/lib/systemd/system/"
+cp packaging/linux/lanet-agent-tray.desktop "$stage/etc/xdg/autostart/"
+cp packaging/linux/README.md "$stage/usr/share/doc/lanet-agent/README.md"
+
+cat >"$stage/DEBIAN/control" <<CONTROL
+Package: lanet-agent
+Version: $version
+Architecture: all
+Maintainer: LANET <soporte@lanet.mx>
+Section: admin
+Priority: optional
+Depends: python3 (>= 3.11), python3-psutil (>= 5.9)
+Recommends: python3-tk, python3-pil, python3-pystray
+Description: LANET Agent, the endpoint agent of LANET Helpdesk
+ Registers the PC with an install token, sends heartbeats with metrics, alerts and logs, inventories
+ hardware and software, runs the technicians' scripts and carries the users' tickets from the tray.
+CONTROL
+echo "/etc/xdg/autostart/lanet-agent-tray.desktop" >"$stage/DEBIAN/conffiles"
+
+cat >"$stage/DEBIAN/postinst" <<'SH'
+#!/bin/sh
+set -e
+if [ "$1" = "configure" ] && [ -d /run/systemd/system ]; then
+    systemctl daemon-reload
+    systemctl enable lanet-agent.service >/dev/null
+    # Before `lanet-agent register` there is nothing to run; after an upgrade, restart.
+    if [ -f /var/lib/lanet-agent/agent.db ]; then
+        systemctl restart lanet-agent.service
+    fi
+fi
+exit 0
+SH
+cat >"$stage/DEBIAN/prerm" <<'SH'
+#!/bin/sh
+set -e
+if [ -d /run/systemd/system ]; then
+    systemctl stop lanet-agent.service >/dev/null 2>&1 || true
+    if [ "$1" = "remove" ]; then
+        systemctl disable lanet-agent.service >/dev/null 2>&1 || true
+    fi
+fi
+exit 0
+SH
+cat >"$stage/DEBIAN/postrm" <<'SH'
+#!/bin/sh
+set -e
+# Identity, queue and logs stay on remove (a reinstall resumes); purge deletes them.
+if [ "$1" = "purge" ]; then
+    rm -rf /etc/lanet-agent /var/lib/lanet-agent /var/log/lanet-agent
+fi
+if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload >/dev/null 2>&1 || true
+fi
+exit 0
+SH
+chmod 0755 "$stage/DEBIAN/postinst" "$stage/DEBIAN/prerm" "$stage/DEBIAN/postrm"
+
+package="$out/lanet-agent_${version}_all.deb"
+dpkg-deb --root-owner-group -Zxz --build "$stage" "$package" >/dev/null
+echo "$package"
