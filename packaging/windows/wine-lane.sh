@@ -45,7 +45,9 @@ fi
 
 # 3. Mounts: the repository at /lanet, /proc and /dev. Undone on exit.
 mounted=()
+cleanup_server() { :; }
 cleanup() {
+    cleanup_server
     for point in "${mounted[@]}"; do umount -l "$point" 2>/dev/null || true; done
 }
 trap cleanup EXIT
@@ -61,13 +63,30 @@ mount_once /dev "$root/dev" --rbind
 mount_once /sys "$root/sys" --rbind
 mount_once "$repo" "$root/lanet" --bind
 
-# 4. A fresh Wine prefix with the Python in C:\py313 (site-packages holds the wheels).
+# 4. A real lanet-server on the host for the tests that register (the root shares the network).
+server_dir="$(mktemp -d)"
+port="$("$repo/.venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+export LANET_DATA_DIR="$server_dir"
+"$repo/.venv/bin/lanet-server" db upgrade >/dev/null
+lane_token="$("$repo/.venv/bin/lanet-server" tokens create --client "Wine Lane" --site "Prefix" | tail -n 1)"
+lane_server="http://127.0.0.1:$port/api"
+"$repo/.venv/bin/lanet-server" serve --host 127.0.0.1 --port "$port" --workers 1 >"$server_dir/server.log" 2>&1 &
+server_pid=$!
+cleanup_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf "$server_dir"; }
+for _ in $(seq 1 100); do
+    "$repo/.venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/api/health')" \
+        2>/dev/null && break
+    sleep 0.2
+done
+
+# 5. A fresh Wine prefix with the Python in C:\py313 (site-packages holds the wheels).
 prefix_host="$root/opt/lane/prefix"
 rm -rf "$root/opt/lane"
 mkdir -p "$root/opt/lane"
 run() {  # a command inside the root, with Wine's environment; stdio never a regular file
     chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root XDG_RUNTIME_DIR=/tmp \
         WINEPREFIX=/opt/lane/prefix WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml=;winedbg.exe=d' \
+        LANET_LANE_SERVER="${lane_server:-}" LANET_LANE_TOKEN="${lane_token:-}" \
         timeout "$@"
 }
 (run 3600 /usr/lib/wine/wineserver64 -p </dev/null >/dev/null 2>&1 &)
@@ -81,7 +100,7 @@ printf 'python313.zip\r\n.\r\nLib\\site-packages\r\nimport site\r\n' >"$py/pytho
 printf 'Z:\\lanet\\src\r\n' >"$site/lanet-src.pth"
 cp "$repo/packaging/windows/lane_sitecustomize.py" "$site/sitecustomize.py"
 
-# 5. The tests.
+# 6. The tests.
 set +e
 run 1800 /usr/lib/wine/wine64 'C:\py313\python.exe' -m pytest -c 'Z:\lanet\tests_windows\pytest.ini' \
     --rootdir 'Z:\lanet\tests_windows' 'Z:\lanet\tests_windows' "$@" </dev/null 2>&1 | cat

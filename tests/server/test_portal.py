@@ -335,3 +335,17 @@ def test_pages_carry_no_inline_script_or_style() -> None:
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"<script(?![^>]*\bsrc=)", text), path.name
         assert not re.search(r"\sstyle=|\son[a-z]+=", text), path.name
+
+
+def test_a_nul_in_a_form_or_query_is_refused_and_nothing_is_written(
+    app: Flask, world: World, db: Database
+) -> None:
+    portal = _portal(app)
+    portal.login(world.a.user_email)
+    assert (
+        portal.post(f"/portal/tickets/{world.a.ticket_number}/comment", {"body": "a\x00b"}).status_code == 400
+    )
+    assert portal.get("/portal/assets?q=a%00b").status_code == 400
+    with db.session() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.client_id == world.a.agent["client_id"])).one()
+        assert not ticket.comments

@@ -43,6 +43,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     return agent.run()
 
 
+def cmd_service(args: argparse.Namespace) -> int:
+    if sys.platform != "win32":
+        print("lanet-agent: 'service' manages the Windows service; on Linux use systemd", file=sys.stderr)
+        return 2
+    from lanet.agent import winservice
+
+    try:
+        if args.action == "install":
+            winservice.install(args.home)
+        elif args.action == "uninstall":
+            winservice.uninstall()
+        elif args.action == "start":
+            winservice.start()
+        elif args.action == "stop":
+            winservice.stop()
+    except Exception as exc:  # pywintypes.error carries the reason from the service manager
+        print(f"lanet-agent: service {args.action} failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"{winservice.SERVICE_NAME}: {winservice.status() or 'not installed'}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from lanet.agent.config import ConfigError
     from lanet.agent.core import status_report
@@ -127,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     collect.add_argument("--json", action="store_true")
     collect.set_defaults(func=cmd_collect)
+    service = sub.add_parser("service", help="install, uninstall, start or stop the Windows service")
+    service.add_argument("action", choices=["install", "uninstall", "start", "stop"])
+    service.add_argument("--home", help="keep the service's files under this directory (install only)")
+    service.set_defaults(func=cmd_service)
     tray = with_home(sub.add_parser("tray", help="the system-tray app of the PC's user"))
     tray.add_argument("--lang", choices=["es", "en"], help="default: the system locale, else es-MX")
     tray.set_defaults(func=cmd_tray)

@@ -46,6 +46,17 @@ def back(endpoint: str, notice: str, **values: Any) -> Response:
     return response
 
 
+@bp.before_request
+def refuse_control_text() -> tuple[str, int] | None:
+    """A NUL in a form or query value is never text a person typed, and PostgreSQL cannot store it:
+    refuse the request whole, before anything is written (as the API does)."""
+    for values in (request.args, request.form):
+        for value in values.values():
+            if "\x00" in value:
+                return error_page(400)
+    return None
+
+
 @bp.context_processor
 def page_context() -> dict[str, Any]:
     notice = NOTICES.get(request.args.get("notice", ""))
