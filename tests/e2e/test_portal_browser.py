@@ -14,6 +14,8 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect, sync_playwright
 
+from lanet.agent.ipc import call, channel_address
+from lanet.agent.paths import AgentPaths
 from tests.conftest import ARTIFACTS, LiveServer, load_fixture, start_server
 from tests.e2e.agents import AgentProcess
 
@@ -88,7 +90,7 @@ def _login(page: Page, server: LiveServer, email: str) -> None:
 def test_a_customer_watches_their_machine_and_a_technician_runs_a_script(
     fleet: tuple[LiveServer, AgentProcess, str], page: Page
 ) -> None:
-    server, _agent, asset_id = fleet
+    server, agent, asset_id = fleet
     page.goto(f"{server.url}/portal/login")
     page.screenshot(path=SHOTS / "login.png")
     _login(page, server, "ana@cafe.mx")
@@ -107,8 +109,22 @@ def test_a_customer_watches_their_machine_and_a_technician_runs_a_script(
     page.screenshot(path=SHOTS / "asset.png", full_page=True)
     page.click("button[data-range=day]")
     expect(page.locator("button[data-range=day]")).to_have_attribute("aria-pressed", "true")
+
+    # A ticket reported from this PC's tray (through the service's local channel) shows up here.
+    created = call(
+        channel_address(AgentPaths.for_home(agent.home)),
+        "create_ticket",
+        {"description": "La impresora no imprime", "category": "impresora", "priority": "alta"},
+    )
+    assert created["client_ticket_id"]
     page.goto(f"{server.url}/portal/tickets")
+    expect(page.locator("table.tickets a", has_text="TKT-000001")).to_be_visible(timeout=30_000)
     page.screenshot(path=SHOTS / "tickets.png", full_page=True)
+    page.click("table.tickets a >> text=TKT-000001")
+    page.fill("#comments textarea[name=body]", "Ya reinicié la impresora y sigue igual")
+    page.click("#comments button[type=submit]")
+    expect(page.locator("#comments article")).to_contain_text("Ya reinicié la impresora")
+    page.screenshot(path=SHOTS / "ticket.png", full_page=True)
     page.click("header form button[type=submit]")  # log out
     expect(page.locator("input[name=email]")).to_be_visible()
 
