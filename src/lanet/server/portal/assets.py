@@ -15,6 +15,7 @@ from lanet.server.portal.auth import login_required
 from lanet.server.portal.blueprint import bp
 from lanet.server.portal.scope import asset_for, site_for
 from lanet.server.services import telemetry, tickets
+from lanet.server.services.commands import COMMAND_TYPES
 from lanet.server.state import state
 
 STATUSES = (STATUS_ONLINE, STATUS_WARNING, STATUS_OFFLINE, STATUS_NEVER)
@@ -133,6 +134,7 @@ def asset(asset_id: str) -> str:
             tickets=asset_tickets,
             open_tickets=open_count,
             commands=commands,
+            command_types=COMMAND_TYPES,
             ranges=list(telemetry.RANGES),
         )
 

@@ -22,7 +22,6 @@ from lanet.server.portal.blueprint import back, bp
 from lanet.server.portal.i18n import gettext
 from lanet.server.portal.scope import asset_for, not_found
 from lanet.server.services import commands, config_push, tokens
-from lanet.server.services.commands import COMMAND_TYPES
 from lanet.server.state import state
 
 
@@ -150,7 +149,6 @@ def command_page(command_id: str) -> str:
             "portal/command.html",
             command=command,
             final=command.status in FINAL_STATUSES,
-            types=COMMAND_TYPES,
         )
 
 
