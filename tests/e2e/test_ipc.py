@@ -20,15 +20,18 @@ pytestmark = pytest.mark.e2e
 def running(tmp_path: Path) -> Iterator[tuple[LiveServer, AgentProcess, Path]]:
     server = start_server(tmp_path / "server", f"sqlite:///{tmp_path / 'server' / 'lanet.db'}")
     agent = AgentProcess(tmp_path / "agent")
-    token = server.cli("tokens", "create", "--client", "Cafe Mexico", "--site", "CDMX").stdout.split()[-1]
-    assert agent.register(server.url, token).returncode == 0
-    agent.tune(heartbeat={"interval": 5}, backend={"retry_delay": 1, "timeout": 5})
-    agent.start()
-    sock = Path(channel_address(AgentPaths.for_home(agent.home)))
-    wait_for(sock.exists, 30, "the tray channel")
-    yield server, agent, sock
-    agent.stop()
-    server.stop()
+    try:
+        token = server.cli("tokens", "create", "--client", "Cafe Mexico", "--site", "CDMX").stdout.split()[-1]
+        assert agent.register(server.url, token).returncode == 0
+        agent.tune(heartbeat={"interval": 5}, backend={"retry_delay": 1, "timeout": 5})
+        agent.start()
+        sock = Path(channel_address(AgentPaths.for_home(agent.home)))
+        wait_for(sock.exists, 30, "the tray channel")
+        yield server, agent, sock
+    finally:  # also when the setup fails half-way: no server or agent outlives the test
+        if agent.alive():
+            agent.stop()
+        server.stop()
 
 
 def test_status_ticket_and_my_tickets_through_the_channel(

@@ -23,17 +23,20 @@ SHOTS = ARTIFACTS / "tray"
 def service(tmp_path: Path, display: str) -> Iterator[tuple[LiveServer, Path]]:
     server = start_server(tmp_path / "server", f"sqlite:///{tmp_path / 'server' / 'lanet.db'}")
     agent = AgentProcess(tmp_path / "agent")
-    token = server.cli(
-        "tokens", "create", "--client", "Cafe Mexico S.A. de C.V.", "--site", "Oficina Principal CDMX"
-    ).stdout.split()[-1]
-    assert agent.register(server.url, token).returncode == 0
-    agent.tune(heartbeat={"interval": 5}, backend={"retry_delay": 1, "timeout": 5})
-    agent.start()
-    sock = Path(channel_address(AgentPaths.for_home(agent.home)))
-    wait_for(sock.exists, 30, "the agent service")
-    yield server, sock
-    agent.stop()
-    server.stop()
+    try:
+        token = server.cli(
+            "tokens", "create", "--client", "Cafe Mexico S.A. de C.V.", "--site", "Oficina Principal CDMX"
+        ).stdout.split()[-1]
+        assert agent.register(server.url, token).returncode == 0
+        agent.tune(heartbeat={"interval": 5}, backend={"retry_delay": 1, "timeout": 5})
+        agent.start()
+        sock = Path(channel_address(AgentPaths.for_home(agent.home)))
+        wait_for(sock.exists, 30, "the agent service")
+        yield server, sock
+    finally:  # also when the setup fails half-way: no server or agent outlives the test
+        if agent.alive():
+            agent.stop()
+        server.stop()
 
 
 def _app(sock: Path, language: str = "es") -> Any:
