@@ -32,7 +32,7 @@ def make_config(data: dict[str, Any] | None = None) -> AgentConfig:
     try:
         valid = contract.validate("AgentConfig", data or {})
     except ContractError as exc:
-        raise ConfigError("; ".join(f"{contract.dotted(loc)}: {msg}" for loc, msg in exc.problems)) from None
+        raise ConfigError(exc.listed()) from None
     try:
         check_log_size(valid["logging"]["max_size"])
     except ValueError as exc:

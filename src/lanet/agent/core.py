@@ -322,7 +322,7 @@ class Agent:
         except ContractError as exc:
             wire.warning(
                 "heartbeat reply has an unexpected shape, ignored: %s",
-                "; ".join(f"{contract.dotted(loc)}: {msg}" for loc, msg in exc.problems[:5]),
+                exc.listed(5),
             )
             return
         wire.info("heartbeat delivered; next at %s", reply.next_heartbeat)

@@ -80,9 +80,7 @@ def host_executable() -> str:
         return sys.executable
     target = Path(sys.executable).with_name("pythonservice.exe")
     if not target.exists():
-        import win32service as module
-
-        source = Path(module.__file__).with_name("pythonservice.exe")
+        source = Path(win32service.__file__).with_name("pythonservice.exe")
         shutil.copy2(source, target)
         for dll in Path(source.parent.parent, "pywin32_system32").glob("*.dll"):
             if not target.with_name(dll.name).exists():

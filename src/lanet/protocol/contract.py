@@ -30,8 +30,11 @@ class ContractError(ValueError):
     def __init__(self, message_name: str, problems: list[tuple[Loc, str]]) -> None:
         self.message_name = message_name
         self.problems = problems
-        listed = "; ".join(f"{dotted(loc) or '(root)'}: {msg}" for loc, msg in problems)
-        super().__init__(f"{message_name}: {listed}")
+        super().__init__(f"{message_name}: {self.listed()}")
+
+    def listed(self, limit: int | None = None) -> str:
+        """``field.path: problem; ...`` for the first ``limit`` problems (all by default)."""
+        return "; ".join(f"{dotted(loc) or '(root)'}: {msg}" for loc, msg in self.problems[:limit])
 
 
 def dotted(loc: Loc) -> str:
@@ -235,12 +238,12 @@ def validate(message_name: str, value: Any) -> Any:
 
 def validate_field(message_name: str, field: str, value: Any) -> Any:
     """Validate one property of ``message_name`` on its own (a pushed config key, say)."""
-    schema = _definitions()[message_name]
-    properties = schema.get("properties", {})
+    defs = _definitions()
+    properties = defs[message_name].get("properties", {})
     if field not in properties:
         raise KeyError(field)
     try:
-        return _Validator(_definitions()).check(properties[field], value, (field,))
+        return _Validator(defs).check(properties[field], value, (field,))
     except _Problems as exc:
         raise ContractError(message_name, exc.problems) from None
 
@@ -257,8 +260,8 @@ def drop_none(value: Any) -> Any:
 class Record(Mapping[str, Any]):
     """Read-only attribute access over a validated JSON object; nested objects are records too.
 
-    Changing a value means building a new one (:meth:`replace`), so the validated state is never
-    edited past its validation.
+    Changing a value means building a new one (:func:`lanet.agent.config.replace`), so the validated
+    state is never edited past its validation.
     """
 
     __slots__ = ("_data",)

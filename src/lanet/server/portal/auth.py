@@ -21,7 +21,7 @@ from lanet.server.portal.blueprint import bp
 from lanet.server.portal.i18n import COOKIE as LANG_COOKIE
 from lanet.server.portal.i18n import LANGUAGES, gettext
 from lanet.server.portal.scope import Viewer
-from lanet.server.services import ratelimit, users
+from lanet.server.services import audit, ratelimit, users
 from lanet.server.state import state
 
 SESSION_COOKIE = "lanet_portal"
@@ -34,6 +34,8 @@ def load_viewer() -> Response | None:
     g.viewer = None
     g.user = None
     g.csrf_token = None
+    if request.endpoint == "portal.static":
+        return None  # stylesheets and scripts are public; no session lookup per file
     token = request.cookies.get(SESSION_COOKIE, "")
     if token:
         with state().db.session() as session:
@@ -145,8 +147,6 @@ def logout() -> Any:
     with state().db.session() as session:
         record = users.end_session(session, request.cookies.get(SESSION_COOKIE, ""))
         if record is not None:
-            from lanet.server.services import audit
-
             audit.record(
                 session,
                 actor=g.viewer.actor,

@@ -6,12 +6,15 @@ as for one that does not exist, so ids cannot be probed.
 """
 
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from flask import abort
 from sqlalchemy import Select
 
 from lanet.server.models import Asset, Site, Ticket, User
+from lanet.server.models.users import STAFF_ROLES
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class Viewer:
 
     @property
     def is_staff(self) -> bool:
-        return self.client_id is None and self.role in ("superadmin", "technician")
+        return self.client_id is None and self.role in STAFF_ROLES
 
     @property
     def actor(self) -> str:
@@ -46,18 +49,26 @@ def not_found() -> NoReturn:
     abort(404)
 
 
-def asset_for(session: Any, viewer: Viewer, asset_id: str) -> Asset:
-    asset = session.get(Asset, asset_id) if len(asset_id) <= 64 else None
-    if asset is None or asset.retired_at is not None or not viewer.may_see(asset.client_id):
+def get_or_404(session: Any, model: type[T], key: str) -> T:
+    """The row with primary key ``key``; 404 when there is none (an over-long key is never a key)."""
+    row: T | None = session.get(model, key) if len(key) <= 64 else None
+    if row is None:
         not_found()
-    return asset  # type: ignore[no-any-return]
+    return row
+
+
+def asset_for(session: Any, viewer: Viewer, asset_id: str) -> Asset:
+    asset = get_or_404(session, Asset, asset_id)
+    if asset.retired_at is not None or not viewer.may_see(asset.client_id):
+        not_found()
+    return asset
 
 
 def site_for(session: Any, viewer: Viewer, site_id: str) -> Site:
-    site = session.get(Site, site_id) if len(site_id) <= 64 else None
-    if site is None or not viewer.may_see(site.client_id):
+    site = get_or_404(session, Site, site_id)
+    if not viewer.may_see(site.client_id):
         not_found()
-    return site  # type: ignore[no-any-return]
+    return site
 
 
 def ticket_visible(viewer: Viewer, ticket: Ticket | None) -> Ticket:

@@ -20,7 +20,7 @@ from lanet.server.models.base import utcnow
 from lanet.server.portal.auth import staff_required
 from lanet.server.portal.blueprint import back, bp
 from lanet.server.portal.i18n import gettext
-from lanet.server.portal.scope import asset_for, not_found
+from lanet.server.portal.scope import asset_for, get_or_404
 from lanet.server.services import commands, config_push, tokens
 from lanet.server.state import state
 
@@ -86,9 +86,7 @@ def _optional_int(text: str, label: str) -> int | None:
 @staff_required
 def token_page(token_id: str) -> str:
     with state().db.session() as session:
-        record = session.get(InstallToken, token_id) if len(token_id) <= 64 else None
-        if record is None:
-            not_found()
+        record = get_or_404(session, InstallToken, token_id)
         usage = list(
             session.scalars(
                 select(TokenUsage)
@@ -106,9 +104,7 @@ def token_page(token_id: str) -> str:
 @staff_required
 def token_revoke(token_id: str) -> Response:
     with state().db.session() as session:
-        record = session.get(InstallToken, token_id) if len(token_id) <= 64 else None
-        if record is None:
-            not_found()
+        record = get_or_404(session, InstallToken, token_id)
         tokens.revoke_token(session, record, g.viewer.actor)
     return back("portal.token_page", "token_revoked", token_id=token_id)
 
@@ -163,11 +159,9 @@ def command_json(command_id: str) -> Response:
 
 
 def _command(session: Any, command_id: str) -> Command:
-    command = session.get(Command, command_id) if len(command_id) <= 64 else None
-    if command is None:
-        not_found()
+    command = get_or_404(session, Command, command_id)
     asset_for(session, g.viewer, command.asset_id)
-    return command  # type: ignore[no-any-return]
+    return command
 
 
 # --- configuration --------------------------------------------------------------------------------

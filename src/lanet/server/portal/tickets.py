@@ -37,13 +37,12 @@ def tickets() -> str:
             query = query.where(Ticket.client_id == client_id)
         if text:
             pattern = f"%{text.lower()}%"
-            number = text.upper().removeprefix("TKT-").lstrip("0")
             query = query.where(
                 or_(
                     func.lower(Ticket.subject).like(pattern),
                     func.lower(Ticket.description).like(pattern),
                     func.lower(func.coalesce(Ticket.reporter_name, "")).like(pattern),
-                    Ticket.number == (int(number) if number.isdigit() else -1),
+                    Ticket.number == ticket_service.number_of(text),
                 )
             )
         rows = list(session.scalars(query.order_by(Ticket.number.desc()).limit(500)))

@@ -191,7 +191,7 @@ def for_asset(
                 func.lower(Ticket.description).like(pattern),
                 func.lower(Ticket.status).like(pattern),
             )
-            | (Ticket.number == _number_of(text))
+            | (Ticket.number == number_of(text))
         )
     tickets = list(session.scalars(query.order_by(Ticket.number.desc()).limit(limit)))
     open_query = (
@@ -204,7 +204,8 @@ def for_asset(
     return tickets, int(session.scalar(open_query) or 0)
 
 
-def _number_of(text: str) -> int:
+def number_of(text: str) -> int:
+    """The number a search text names (``TKT-000012``, ``12``), or -1 when it names none."""
     digits = text.upper().removeprefix("TKT-").lstrip("0")
     return int(digits) if digits.isdigit() else -1
 
