@@ -248,15 +248,16 @@ def test_a_technician_creates_and_revokes_a_token_queues_a_script_and_pushes_con
         assert command.queued_by == f"user:{world.tech_email}"
     assert portal.get(f"/portal/commands/{command.id}.json").get_json()["status"] == "queued"
     refused = portal.post(f"/portal/assets/{asset}/commands", {"type": "cobol", "script": "x"})
-    assert refused.status_code == 422
+    assert refused.status_code == 422 and "cobol" in refused.get_data(as_text=True)
 
-    assert (
-        portal.post(
-            "/portal/config",
-            {"scope": "client", "target": world.a.name, "key": "cpu_threshold", "value": "500"},
-        ).status_code
-        == 422
+    too_high = portal.post(
+        "/portal/config", {"scope": "client", "target": world.a.name, "key": "cpu_threshold", "value": "500"}
     )
+    assert too_high.status_code == 422 and "cpu_threshold: " in too_high.get_data(as_text=True)
+    unknown = portal.post(
+        "/portal/config", {"scope": "client", "target": world.a.name, "key": "favourite_colour", "value": "1"}
+    )
+    assert unknown.status_code == 422 and "favourite_colour: " in unknown.get_data(as_text=True)
     saved = portal.post(
         "/portal/config",
         {"scope": "client", "target": world.a.name, "key": "heartbeat_interval", "value": "30"},

@@ -200,9 +200,9 @@ def _push_config(form: dict[str, str]) -> str | None:
             scope = config_push.resolve_scope(session, form["scope"], form["target"])
             config_push.set_override(session, scope, form["key"], value, g.viewer.actor)
     except ValidationError as exc:  # before ValueError, which it is a kind of
-        return "; ".join(e["msg"] for e in exc.errors(include_url=False))
+        return f"{form['key']}: " + "; ".join(e["msg"] for e in exc.errors(include_url=False))
     except UnknownConfigKeyError:
-        return gettext("Clave desconocida.")
+        return f"{form['key']}: " + gettext("Clave desconocida.")
     except (config_push.ScopeNotFoundError, ValueError):
         return gettext("No existe ese cliente, sitio o equipo.")
     return None
