@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from lanet.agent.ipc import call, channel_address
 from lanet.agent.paths import AgentPaths
 from tests.conftest import ARTIFACTS, LiveServer, load_fixture, start_server
-from tests.e2e.agents import AgentProcess
+from tests.e2e.agents import AgentProcess, wait_for
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "portal-de-prueba-2026"
@@ -117,8 +117,17 @@ def test_a_customer_watches_their_machine_and_a_technician_runs_a_script(
         {"description": "La impresora no imprime", "category": "impresora", "priority": "alta"},
     )
     assert created["client_ticket_id"]
+    # Delivery goes through the agent's outbox; the portal page is loaded once it has reached the server.
+    wait_for(
+        lambda: any(
+            t.get("number") == "TKT-000001"
+            for t in call(channel_address(AgentPaths.for_home(agent.home)), "my_tickets", {})["items"]
+        ),
+        60,
+        "the tray's ticket to reach the server",
+    )
     page.goto(f"{server.url}/portal/tickets")
-    expect(page.locator("table.tickets a", has_text="TKT-000001")).to_be_visible(timeout=30_000)
+    expect(page.locator("table.tickets a", has_text="TKT-000001")).to_be_visible()
     page.screenshot(path=SHOTS / "tickets.png", full_page=True)
     page.click("table.tickets a >> text=TKT-000001")
     page.fill("#comments textarea[name=body]", "Ya reinicié la impresora y sigue igual")
