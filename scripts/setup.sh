@@ -28,6 +28,10 @@ python3 -c 'import tkinter' 2>/dev/null || missing+=(python3-tk)
 dpkg -s python3-psutil >/dev/null 2>&1 || missing+=(python3-psutil)
 # The portal is tested in a real browser: Debian's Chromium, driven by Playwright.
 command -v chromium >/dev/null || missing+=(chromium)
+# The Windows MSI is built here: launchers cross-compiled with mingw-w64, the package made by wixl.
+command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
+command -v wixl >/dev/null || missing+=(wixl)
+command -v msibuild >/dev/null || missing+=(msitools)
 if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
 fi

@@ -43,7 +43,14 @@ if [ ! -f "$cache/wheels/.done" ]; then
     touch "$cache/wheels/.done"
 fi
 
-# 3. Mounts: the repository at /lanet, /proc and /dev. Undone on exit.
+# 3. The MSI of this checkout, and one with a higher version for the upgrade test.
+version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' src/lanet/__init__.py)"
+next_version="${version%.*}.$(( ${version##*.} + 1 ))"
+msi="$(bash packaging/windows/build-msi.sh "$version" | tail -n 1)"
+msi_next="$(bash packaging/windows/build-msi.sh "$next_version" | tail -n 1)"
+windows_path() { echo "Z:\\lanet\\${1#"$repo"/}" | sed 's|/|\\|g'; }
+
+# 4. Mounts: the repository at /lanet, /proc and /dev. Undone on exit.
 mounted=()
 cleanup_server() { :; }
 cleanup() {
@@ -63,7 +70,7 @@ mount_once /dev "$root/dev" --rbind
 mount_once /sys "$root/sys" --rbind
 mount_once "$repo" "$root/lanet" --bind
 
-# 4. A real lanet-server on the host for the tests that register (the root shares the network).
+# 5. A real lanet-server on the host for the tests that register (the root shares the network).
 server_dir="$(mktemp -d)"
 port="$("$repo/.venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export LANET_DATA_DIR="$server_dir"
@@ -79,7 +86,7 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 
-# 5. A fresh Wine prefix with the Python in C:\py313 (site-packages holds the wheels).
+# 6. A fresh Wine prefix with the Python in C:\py313 (site-packages holds the wheels).
 prefix_host="$root/opt/lane/prefix"
 rm -rf "$root/opt/lane"
 mkdir -p "$root/opt/lane"
@@ -87,6 +94,8 @@ run() {  # a command inside the root, with Wine's environment; stdio never a reg
     chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root XDG_RUNTIME_DIR=/tmp \
         WINEPREFIX=/opt/lane/prefix WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml=;winedbg.exe=d' \
         LANET_LANE_SERVER="${lane_server:-}" LANET_LANE_TOKEN="${lane_token:-}" \
+        LANET_LANE_MSI="$(windows_path "$msi")" LANET_LANE_MSI_NEXT="$(windows_path "$msi_next")" \
+        LANET_LANE_MSI_NEXT_VERSION="$next_version" \
         timeout "$@"
 }
 (run 3600 /usr/lib/wine/wineserver64 -p </dev/null >/dev/null 2>&1 &)
@@ -100,7 +109,7 @@ printf 'python313.zip\r\n.\r\nLib\\site-packages\r\nimport site\r\n' >"$py/pytho
 printf 'Z:\\lanet\\src\r\n' >"$site/lanet-src.pth"
 cp "$repo/packaging/windows/lane_sitecustomize.py" "$site/sitecustomize.py"
 
-# 6. The tests.
+# 7. The tests.
 set +e
 run 1800 /usr/lib/wine/wine64 'C:\py313\python.exe' -m pytest -c 'Z:\lanet\tests_windows\pytest.ini' \
     --rootdir 'Z:\lanet\tests_windows' 'Z:\lanet\tests_windows' "$@" </dev/null 2>&1 | cat

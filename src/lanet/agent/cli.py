@@ -1,18 +1,64 @@
 """``lanet-agent``: register, run the service loop, show status, show what would be sent."""
 
 import argparse
+import contextlib
+import io
 import json
+import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 import lanet
 from lanet.agent.paths import AgentPaths
 
 
+class _TolerantStream(io.TextIOBase):
+    """stdout/stderr that turn into a sink when the handle behind them cannot be written.
+
+    The MSI's custom actions run ``agent.exe`` with console handles that lead nowhere; without this
+    the ``print`` after a successful registration raised, the command exited 1 and the install
+    rolled back. What matters also goes to the agent's log.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._broken = False
+
+    def write(self, text: str) -> int:
+        if not self._broken:
+            try:
+                return self._stream.write(text)
+            except OSError:
+                self._broken = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._broken:
+            try:
+                self._stream.flush()
+            except OSError:
+                self._broken = True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._stream.encoding
+
+
 def _paths(args: argparse.Namespace) -> AgentPaths:
     return AgentPaths.resolve(args.home)
+
+
+def _log_to_file(args: argparse.Namespace) -> logging.Logger:
+    """The agent's log, for commands the installer runs without a console to show their errors."""
+    from lanet.agent import logs
+    from lanet.agent.config import ConfigError, load_config
+
+    paths = _paths(args)
+    with contextlib.suppress(ConfigError, OSError):  # the console message still says it
+        logs.setup(load_config(paths.config_file), paths.logs_dir, console=False)
+    return logging.getLogger("lanet.agent.cli")
 
 
 def cmd_register(args: argparse.Namespace) -> int:
@@ -21,6 +67,8 @@ def cmd_register(args: argparse.Namespace) -> int:
     try:
         result = register(_paths(args), args.server, args.token, min_tls13=args.min_tls == "1.3")
     except RegistrationError as exc:
+        # Also in agent.log: the installer runs this without a console to show it.
+        logging.getLogger("lanet.agent.registration").error("%s", exc)
         print(f"lanet-agent: {exc}", file=sys.stderr)
         return exc.exit_code
     print(f"asset id: {result.asset_id}{' (already registered machine)' if result.existing else ''}")
@@ -59,6 +107,7 @@ def cmd_service(args: argparse.Namespace) -> int:
         elif args.action == "stop":
             winservice.stop()
     except Exception as exc:  # pywintypes.error carries the reason from the service manager
+        _log_to_file(args).error("service %s failed: %s", args.action, exc)
         print(f"lanet-agent: service {args.action} failed: {exc}", file=sys.stderr)
         return 1
     print(f"{winservice.SERVICE_NAME}: {winservice.status() or 'not installed'}")
@@ -115,6 +164,20 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_remove_data(args: argparse.Namespace) -> int:
+    """What the uninstaller runs with ``REMOVEDATA=1``: the agent's identity, data and logs go too."""
+    import shutil
+
+    if not args.yes:
+        print("lanet-agent: remove-data deletes the identity, data and logs: add --yes", file=sys.stderr)
+        return 2
+    for folder in _paths(args).folders:
+        if folder.exists():
+            shutil.rmtree(folder)
+            print(f"removed {folder}")
+    return 0
+
+
 def cmd_tray(args: argparse.Namespace) -> int:
     from lanet.agent.ipc import channel_address
     from lanet.agent.tray.app import TrayApp
@@ -153,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_argument("action", choices=["install", "uninstall", "start", "stop"])
     service.add_argument("--home", help="keep the service's files under this directory (install only)")
     service.set_defaults(func=cmd_service)
+    remove = with_home(sub.add_parser("remove-data", help="delete the agent's configuration, data and logs"))
+    remove.add_argument("--yes", action="store_true", help="confirm: nothing is kept")
+    remove.set_defaults(func=cmd_remove_data)
     tray = with_home(sub.add_parser("tray", help="the system-tray app of the PC's user"))
     tray.add_argument("--lang", choices=["es", "en"], help="default: the system locale, else es-MX")
     tray.set_defaults(func=cmd_tray)
@@ -160,8 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.platform == "win32":
+        sys.stdout = _TolerantStream(sys.stdout) if sys.stdout else sys.stdout
+        sys.stderr = _TolerantStream(sys.stderr) if sys.stderr else sys.stderr
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except Exception:
+        _log_to_file(args).exception("lanet-agent %s failed", args.command)
+        raise
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from typing import IO, Any
 import psutil
 
 from lanet.agent.logs import SCRIPTS
+from lanet.agent.paths import bundle_root
 from lanet.agent.store import Store
 from lanet.protocol.contract import Record
 from lanet.protocol.limits import MAX_OUTPUT_CHARS
@@ -75,11 +76,24 @@ def command_line(kind: str, script: Path, arguments: list[str]) -> list[str]:
             raise Refused(f"{kind} is not installed on this machine")
         return [shell, str(script), *arguments]
     if kind == "python":
-        interpreter = sys.executable if not getattr(sys, "frozen", False) else shutil.which("python3")
+        interpreter = python_interpreter()
         if not interpreter:
             raise Refused("no Python interpreter found for python scripts")
         return [interpreter, str(script), *arguments]
     raise Refused(f"unknown script type {kind!r}")
+
+
+def python_interpreter() -> str | None:
+    """The Python that runs python scripts: the agent's own, or the frozen build's ``python.exe``.
+
+    In the frozen build ``sys.executable`` is one of the launchers, which only run the agent.
+    """
+    if bundle_root() is not None:
+        bundled = Path(sys.executable).with_name("python.exe")
+        return str(bundled) if bundled.exists() else None
+    if getattr(sys, "frozen", False):
+        return shutil.which("python3")
+    return sys.executable
 
 
 def output_encoding() -> str:

@@ -10,6 +10,20 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+#: The frozen Windows build's executables, all in ``<install folder>\\bin``.
+LAUNCHERS = frozenset({"agent.exe", "agent-service.exe", "agent-tray.exe"})
+
+
+def bundle_root() -> Path | None:
+    """The install folder when this process is one of the frozen build's executables.
+
+    The MSI lets the administrator choose where the agent goes; the folders follow the program.
+    """
+    exe = Path(sys.executable)
+    if sys.platform == "win32" and exe.name.lower() in LAUNCHERS and exe.parent.name.lower() == "bin":
+        return exe.parent.parent
+    return None
+
 
 @dataclass(frozen=True)
 class AgentPaths:
@@ -27,7 +41,7 @@ class AgentPaths:
     @classmethod
     def default(cls) -> "AgentPaths":
         if sys.platform == "win32":
-            root = Path(os.environ.get("PROGRAMFILES", "C:\\Program Files")) / "LANET Agent"
+            root = bundle_root() or Path(os.environ.get("PROGRAMFILES", "C:\\Program Files")) / "LANET Agent"
             return cls(root / "config", root / "data", root / "logs", root / "scripts", root / "data")
         if sys.platform == "darwin":
             root = Path("/Library/Application Support/LANET Agent")
@@ -53,6 +67,11 @@ class AgentPaths:
         return cls.for_home(Path(chosen)) if chosen else cls.default()
 
     @property
+    def folders(self) -> list[Path]:
+        """Every folder the agent writes to (on Windows the run folder is the data folder)."""
+        return sorted({self.config_dir, self.data_dir, self.logs_dir, self.scripts_dir, self.run_dir})
+
+    @property
     def config_file(self) -> Path:
         return self.config_dir / "agent_config.json"
 
@@ -73,7 +92,11 @@ class AgentPaths:
         return self.data_dir / "cache"
 
     def ensure(self) -> None:
-        """Create the folders; config and data are private to the agent's account (0700)."""
+        """Create the folders; config and data are private to the agent's account (0700).
+
+        On Windows a folder made here gets the SYSTEM + Administrators access list
+        (:mod:`lanet.agent.winacl`) before anything is written into it.
+        """
         for folder, mode in (
             (self.config_dir, 0o700),
             (self.data_dir, 0o700),
@@ -81,6 +104,11 @@ class AgentPaths:
             (self.logs_dir, 0o750),
             (self.scripts_dir, 0o700),
         ):
+            if sys.platform == "win32":
+                if not folder.exists():
+                    from lanet.agent.winacl import restrict
+
+                    restrict(folder)
+                continue
             folder.mkdir(parents=True, exist_ok=True)
-            if os.name == "posix":
-                os.chmod(folder, mode)
+            os.chmod(folder, mode)

@@ -20,6 +20,9 @@ import servicemanager
 import win32service
 import win32serviceutil
 
+from lanet.agent.paths import AgentPaths, bundle_root
+from lanet.agent.winacl import secure_folders
+
 SERVICE_NAME = "LANETAgent"
 DISPLAY_NAME = "LANET Agent"
 DESCRIPTION = "Agente de LANET Helpdesk: inventario, monitoreo, scripts y tickets de este equipo."
@@ -73,11 +76,12 @@ class LanetAgentService(win32serviceutil.ServiceFramework):  # type: ignore[misc
 def host_executable() -> str:
     """The program the service control manager starts.
 
-    A frozen build has its own service executable; from a Python install, pywin32's
-    ``pythonservice.exe``, copied beside ``python.exe`` so it finds the same DLLs and paths.
+    The frozen build has its own service host, ``bin\\agent-service.exe``; from a Python install,
+    pywin32's ``pythonservice.exe``, copied beside ``python.exe`` so it finds the same DLLs and paths.
     """
-    if getattr(sys, "frozen", False):
-        return sys.executable
+    bundled = Path(sys.executable).with_name("agent-service.exe")
+    if bundle_root() is not None and bundled.exists():
+        return str(bundled)
     target = Path(sys.executable).with_name("pythonservice.exe")
     if not target.exists():
         source = Path(win32service.__file__).with_name("pythonservice.exe")
@@ -89,14 +93,31 @@ def host_executable() -> str:
 
 
 def install(home: str | None = None) -> None:
-    win32serviceutil.InstallService(
-        f"{__name__}.LanetAgentService",
-        SERVICE_NAME,
-        DISPLAY_NAME,
-        startType=win32service.SERVICE_AUTO_START,
-        exeName=host_executable(),
-        description=DESCRIPTION,
-    )
+    """Install the service, or bring an installed one up to date (repair, upgrade): idempotent.
+
+    The agent's folders are made private to SYSTEM and Administrators first: they hold its identity,
+    its encrypted credentials and what it collects.
+    """
+    paths = AgentPaths.resolve(home)
+    secure_folders(paths)
+    if status() is None:
+        win32serviceutil.InstallService(
+            f"{__name__}.LanetAgentService",
+            SERVICE_NAME,
+            DISPLAY_NAME,
+            startType=win32service.SERVICE_AUTO_START,
+            exeName=host_executable(),
+            description=DESCRIPTION,
+        )
+    else:
+        win32serviceutil.ChangeServiceConfig(
+            f"{__name__}.LanetAgentService",
+            SERVICE_NAME,
+            startType=win32service.SERVICE_AUTO_START,
+            exeName=host_executable(),
+            displayName=DISPLAY_NAME,
+            description=DESCRIPTION,
+        )
     if home:
         win32serviceutil.SetServiceCustomOption(SERVICE_NAME, "Home", os.path.abspath(home))
     _set_recovery()
@@ -120,13 +141,18 @@ def _set_recovery() -> None:
 
 
 def uninstall() -> None:
+    """Stop (the agent flushes what it can) and remove the service; nothing to do if not installed."""
     with_status = status()
-    if with_status not in (None, "stopped"):
+    if with_status is None:
+        return
+    if with_status != "stopped":
         stop()
     win32serviceutil.RemoveService(SERVICE_NAME)
 
 
 def start() -> None:
+    if status() == "running":
+        return
     win32serviceutil.StartService(SERVICE_NAME)
     win32serviceutil.WaitForServiceStatus(SERVICE_NAME, win32service.SERVICE_RUNNING, 30)
 

@@ -1,0 +1,171 @@
+"""The MSI, as an administrator uses it: ``msiexec`` with SERVER and TOKEN, under Wine's installer.
+
+One story, in order, because every step starts from the machine the previous one left: a refused
+install changes nothing; a real install registers with the lane's server, runs the service from
+``bin\\agent-service.exe`` and heartbeats; an upgrade keeps the identity; an uninstall keeps the
+data; ``REMOVEDATA=1`` removes it.
+
+The lane builds the MSI of this checkout and a second one with a higher version number
+(``LANET_LANE_MSI``; ``LANET_LANE_MSI_NEXT`` of version ``LANET_LANE_MSI_NEXT_VERSION``) and passes
+its server and an install token.
+"""
+
+import json
+import os
+import subprocess
+import time
+import winreg
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lanet.agent import winacl, winservice
+
+UNINSTALL = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
+RUN_KEY = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
+ROOT = Path(os.environ.get("PROGRAMFILES", r"C:\Program Files")) / "LANET Agent"
+BIN = ROOT / "bin"
+CONFIG = ROOT / "config" / "agent_config.json"
+#: Everyone, BUILTIN\Users, Authenticated Users, INTERACTIVE.
+OTHERS = {"S-1-1-0", "S-1-5-32-545", "S-1-5-11", "S-1-5-4"}
+
+
+def _msiexec(*args: str, log: Path) -> int:
+    done = subprocess.run(
+        ["msiexec", *args, "/qn", "/l*v", str(log)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+    return done.returncode
+
+
+def _log_text(log: Path) -> str:
+    raw = log.read_bytes()
+    return raw.decode("utf-16") if raw[:2] == b"\xff\xfe" else raw.decode("utf-8", "replace")
+
+
+def _products() -> dict[str, str]:
+    """DisplayName -> DisplayVersion of the Uninstall entries named LANET Agent."""
+    found = {}
+    with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, UNINSTALL) as root:
+        index = 0
+        while True:
+            try:
+                name = winreg.EnumKey(root, index)
+            except OSError:
+                break
+            index += 1
+            with winreg.OpenKey(root, name) as entry:
+                try:
+                    display = winreg.QueryValueEx(entry, "DisplayName")[0]
+                    version = winreg.QueryValueEx(entry, "DisplayVersion")[0]
+                except OSError:
+                    continue
+            if display == "LANET Agent":
+                found[name] = version
+    return found
+
+
+def _run_value() -> str | None:
+    try:
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, RUN_KEY) as key:
+            return str(winreg.QueryValueEx(key, "LANET Agent Tray")[0])
+    except OSError:
+        return None
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(args),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _status() -> dict[str, Any]:
+    done = _run(str(BIN / "agent.exe"), "status", "--json")
+    assert done.stdout, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def msi() -> tuple[str, str]:
+    return os.environ["LANET_LANE_MSI"], os.environ["LANET_LANE_MSI_NEXT"]
+
+
+def test_install_upgrade_uninstall(msi: tuple[str, str], tmp_path: Path) -> None:
+    first, upgrade = msi
+    server, token = os.environ["LANET_LANE_SERVER"], os.environ["LANET_LANE_TOKEN"]
+    assert winservice.status() is None and not _products()
+
+    # Without a server and token the install refuses before touching the machine.
+    log = tmp_path / "no-token.log"
+    # (Windows writes the condition's message to the log; Wine's installer only fails.)
+    assert _msiexec("/i", first, log=log) == 1603
+    assert "LaunchConditions" in _log_text(log) and not _products()
+    # A refused token fails the install, which rolls back: no program, no service, no product.
+    log = tmp_path / "bad-token.log"
+    # (Windows answers 1603, fatal error; Wine's installer 1627, function failed.)
+    assert _msiexec("/i", first, f"SERVER={server}", "TOKEN=LANET-AAAA-BBBB-CCCCCC", log=log) in (1603, 1627)
+    assert not (BIN / "agent.exe").exists() and winservice.status() is None and not _products()
+    assert "registration refused" in (ROOT / "logs" / "agent.log").read_text(encoding="utf-8")
+
+    # The real install registers, installs the service and starts it.
+    log = tmp_path / "install.log"
+    assert _msiexec("/i", first, f"SERVER={server}", f"TOKEN={token}", log=log) == 0, _log_text(log)[-3000:]
+    assert len(_products()) == 1
+    assert winservice.status() == "running"
+    assert _run_value() == f'"{BIN / "agent-tray.exe"}"'
+    config = json.loads(CONFIG.read_text(encoding="utf-8"))
+    asset_id = config["agent"]["asset_id"]
+    assert asset_id and config["backend"]["url"] == server
+    # Windows shows exactly SYSTEM and Administrators; Wine maps access lists onto Unix permission
+    # bits and reports SYSTEM and its own user: what must hold on both is that nobody else is in.
+    for private in (ROOT / "config", ROOT / "data", ROOT / "logs", ROOT / "scripts", CONFIG):
+        granted = winacl.grantees(private)
+        assert "S-1-5-18" in granted and not granted & OTHERS, (private, granted)
+    report = _wait(lambda: (s := _status()).get("last_heartbeat") and s, 120, "the service's first heartbeat")
+    assert report["registered"] is True
+    # The frozen build carries its own Python, with Tcl/Tk for the tray's windows.
+    tcl = _run(str(BIN / "python.exe"), "-c", "import tkinter; print(tkinter.Tcl().eval('info patchlevel'))")
+    assert tcl.stdout.startswith("8.6"), tcl.stderr
+    host = _run(str(BIN / "agent-service.exe"))
+    assert host.returncode == 2 and "LANETAgent service" in host.stderr
+
+    # An upgrade replaces the program and keeps the identity; one product remains.
+    log = tmp_path / "upgrade.log"
+    assert _msiexec("/i", upgrade, log=log) == 0, _log_text(log)[-3000:]
+    assert list(_products().values()) == [os.environ["LANET_LANE_MSI_NEXT_VERSION"]]
+    assert json.loads(CONFIG.read_text(encoding="utf-8"))["agent"]["asset_id"] == asset_id
+    assert winservice.status() == "running"
+
+    # Uninstall removes the program, the service and the autostart; the identity and data stay.
+    log = tmp_path / "uninstall.log"
+    assert _msiexec("/x", upgrade, log=log) == 0, _log_text(log)[-3000:]
+    assert winservice.status() is None and not _products() and _run_value() is None
+    assert not (BIN / "agent.exe").exists()
+    assert CONFIG.exists() and (ROOT / "data").exists()
+
+    # Installed again (the server recognises the machine), then removed with its data.
+    log = tmp_path / "reinstall.log"
+    assert _msiexec("/i", first, f"SERVER={server}", f"TOKEN={token}", log=log) == 0, _log_text(log)[-3000:]
+    assert json.loads(CONFIG.read_text(encoding="utf-8"))["agent"]["asset_id"] == asset_id
+    log = tmp_path / "purge.log"
+    assert _msiexec("/x", first, "REMOVEDATA=1", log=log) == 0, _log_text(log)[-3000:]
+    assert winservice.status() is None and not CONFIG.exists() and not (ROOT / "data").exists()
