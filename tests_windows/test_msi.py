@@ -135,6 +135,7 @@ def test_install_upgrade_uninstall(msi: tuple[str, str], tmp_path: Path) -> None
     config = json.loads(CONFIG.read_text(encoding="utf-8"))
     asset_id = config["agent"]["asset_id"]
     assert asset_id and config["backend"]["url"] == server
+    assert (ROOT / "config" / "token.txt").read_text(encoding="utf-8").strip() == token
     # Windows shows exactly SYSTEM and Administrators; Wine maps access lists onto Unix permission
     # bits and reports SYSTEM and its own user: what must hold on both is that nobody else is in.
     for private in (ROOT / "config", ROOT / "data", ROOT / "logs", ROOT / "scripts", CONFIG):

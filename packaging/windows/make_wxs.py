@@ -6,8 +6,9 @@ Usage: ``python make_wxs.py STAGE VERSION OUT.wxs``. STAGE holds what goes under
 What the package does, in install order (deferred custom actions run as LocalSystem, after the
 files are in place):
 
-1. ``agent.exe register --server [SERVER] --token [TOKEN]`` when a token is given. The agent's
-   folders are created readable only by SYSTEM and Administrators before anything is written. A
+1. ``agent.exe register --server [SERVER] --token [TOKEN] --keep-token`` when a token is given:
+   the agent's folders are created readable only by SYSTEM and Administrators before anything is
+   written, the token goes to ``config\\token.txt`` (the seed's layout), then it registers. A
    refused token fails the install, which rolls back; the reason is in ``logs\\agent.log``.
    ``TOKEN`` is a hidden property: the MSI log does not show it.
 2. ``agent.exe service install``: enforces those folder permissions, then installs (or updates) the
@@ -123,7 +124,7 @@ def render(stage: Path, version: str) -> str:
 {refs}
       <ComponentRef Id="TrayAutostart"/>
     </Feature>
-    {_action("LanetRegister", 'register --server "[SERVER]" --token "[TOKEN]"')}
+    {_action("LanetRegister", 'register --server "[SERVER]" --token "[TOKEN]" --keep-token')}
     {_action("LanetServiceInstall", "service install")}
     {_action("LanetServiceRollback", "service uninstall", when="rollback")}
     {_action("LanetServiceStart", "service start")}

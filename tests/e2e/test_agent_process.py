@@ -97,6 +97,15 @@ def test_token_file_is_read_when_no_token_is_given(server: LiveServer, agent: Ag
     assert result.returncode == 0, result.stderr
 
 
+def test_keep_token_saves_the_token_in_the_install_layout(server: LiveServer, agent: AgentProcess) -> None:
+    token = _token(server)
+    result = agent.cli("register", "--server", server.url, "--token", token, "--keep-token")
+    assert result.returncode == 0, result.stderr
+    token_file = agent.home / "config" / "token.txt"
+    assert token_file.read_text() == token + "\n"
+    assert token_file.stat().st_mode & 0o077 == 0  # private to the agent's account
+
+
 @pytest.mark.slow
 def test_a_30_second_outage_loses_nothing_and_duplicates_nothing(
     server: LiveServer, agent: AgentProcess, tmp_path: Path

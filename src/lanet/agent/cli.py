@@ -65,7 +65,9 @@ def cmd_register(args: argparse.Namespace) -> int:
     from lanet.agent.registration import RegistrationError, register
 
     try:
-        result = register(_paths(args), args.server, args.token, min_tls13=args.min_tls == "1.3")
+        result = register(
+            _paths(args), args.server, args.token, min_tls13=args.min_tls == "1.3", keep_token=args.keep_token
+        )
     except RegistrationError as exc:
         # Also in agent.log: the installer runs this without a console to show it.
         logging.getLogger("lanet.agent.registration").error("%s", exc)
@@ -199,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     reg = with_home(sub.add_parser("register", help="register this machine with an install token"))
     reg.add_argument("--server", required=True, help="backend URL, e.g. https://helpdesk.example.com/api")
     reg.add_argument("--token", help="install token (default: config/token.txt)")
+    reg.add_argument(
+        "--keep-token", action="store_true", help="also save --token to config/token.txt (the installer does)"
+    )
     reg.add_argument("--min-tls", choices=["1.2", "1.3"], default="1.2", help="lowest TLS version accepted")
     reg.set_defaults(func=cmd_register)
     run = with_home(sub.add_parser("run", help="run the service loop in the foreground"))

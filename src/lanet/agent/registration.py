@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import lanet
 from lanet.agent import collectors, credentials, logs
-from lanet.agent.config import load_config, make_config, save_config
+from lanet.agent.config import load_config, make_config, save_config, write_atomic
 from lanet.agent.core import inventory_digest, make_transport
 from lanet.agent.paths import AgentPaths
 from lanet.agent.protect import default_protector
@@ -61,10 +61,16 @@ def read_token(paths: AgentPaths, token: str | None) -> str:
     return value
 
 
-def register(paths: AgentPaths, server: str, token: str | None, *, min_tls13: bool = False) -> Registered:
+def register(
+    paths: AgentPaths, server: str, token: str | None, *, min_tls13: bool = False, keep_token: bool = False
+) -> Registered:
+    """Register; ``keep_token`` also writes a given token to ``config/token.txt`` (the installer's
+    layout, in the folder only SYSTEM and Administrators can read) for a later re-registration."""
     paths.ensure()
     url = normalise_server(server)
     token_value = read_token(paths, token)
+    if keep_token and token:
+        write_atomic(paths.token_file, token_value + "\n")
     config = load_config(paths.config_file)
     logs.setup(config, paths.logs_dir, console=False)
     store = Store(paths.database, default_protector(paths.key_file, config.security.encryption_enabled))
