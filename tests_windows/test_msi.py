@@ -13,12 +13,12 @@ its server and an install token.
 import json
 import os
 import subprocess
-import time
 import winreg
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lane import wait
 
 from lanet.agent import winacl, winservice
 
@@ -29,6 +29,8 @@ BIN = ROOT / "bin"
 CONFIG = ROOT / "config" / "agent_config.json"
 #: Everyone, BUILTIN\Users, Authenticated Users, INTERACTIVE.
 OTHERS = {"S-1-1-0", "S-1-5-32-545", "S-1-5-11", "S-1-5-4"}
+#: Pictures of the installed tray's windows (the repository's artifacts/ folder, via Z:).
+SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "windows"
 
 
 def _msiexec(*args: str, log: Path) -> int:
@@ -77,14 +79,9 @@ def _run_value() -> str | None:
         return None
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        list(args),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        list(args), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -94,14 +91,20 @@ def _status() -> dict[str, Any]:
     return dict(json.loads(done.stdout))
 
 
-def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
+def _report_a_problem_from_the_installed_tray() -> None:
+    """The PC's user reports a problem from the installed tray (its own Python, Tcl/Tk and pystray's
+    win32 backend, on the lane's X server) through the service's named pipe; the ticket arrives."""
+    driver_script = str(Path(__file__).with_name("tray_driver.py"))
+    problem = "La impresora de recepción no imprime desde la mañana"
+    driver = _run(str(BIN / "python.exe"), driver_script, str(SHOTS), problem, timeout=300)
+    assert driver.returncode == 0, driver.stderr[-3000:]
+    seen = json.loads(driver.stdout.splitlines()[-1])
+    assert seen["menu"][0] == "Estado: Online - Wine Lane Prefix" and seen["menu"][2] == "Reportar Problema"
+    assert seen["icon_menu"][2] == "Reportar Problema"
+    assert seen["queued"]["queued"] is True
+    (ticket,) = [t for t in seen["tickets"] if t["description"] == problem]
+    assert (ticket["category"], ticket["channel"], ticket["has_screenshot"]) == ("impresora", "agente", True)
+    assert all(size > 1000 for size in seen["shots"].values())
 
 
 @pytest.fixture
@@ -141,11 +144,9 @@ def test_install_upgrade_uninstall(msi: tuple[str, str], tmp_path: Path) -> None
     for private in (ROOT / "config", ROOT / "data", ROOT / "logs", ROOT / "scripts", CONFIG):
         granted = winacl.grantees(private)
         assert "S-1-5-18" in granted and not granted & OTHERS, (private, granted)
-    report = _wait(lambda: (s := _status()).get("last_heartbeat") and s, 120, "the service's first heartbeat")
+    report = wait(lambda: (s := _status()).get("last_heartbeat") and s, 120, "the service's first heartbeat")
     assert report["registered"] is True
-    # The frozen build carries its own Python, with Tcl/Tk for the tray's windows.
-    tcl = _run(str(BIN / "python.exe"), "-c", "import tkinter; print(tkinter.Tcl().eval('info patchlevel'))")
-    assert tcl.stdout.startswith("8.6"), tcl.stderr
+    _report_a_problem_from_the_installed_tray()
     host = _run(str(BIN / "agent-service.exe"))
     assert host.returncode == 2 and "LANETAgent service" in host.stderr
 

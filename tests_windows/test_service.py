@@ -11,21 +11,12 @@ from pathlib import Path
 
 import pytest
 import win32service
+from lane import wait
 
 from lanet.agent import winservice
 from lanet.agent.core import status_report
 from lanet.agent.paths import AgentPaths
 from lanet.agent.registration import register
-
-
-def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -57,7 +48,7 @@ def test_install_start_heartbeat_stop_uninstall(home: Path) -> None:
     winservice.start()
     assert winservice.status() == "running"
     paths = AgentPaths.for_home(home)
-    _wait(lambda: status_report(paths).get("last_heartbeat"), 60, "a heartbeat from the service")
+    wait(lambda: status_report(paths).get("last_heartbeat"), 60, "a heartbeat from the service")
     started = time.monotonic()
     winservice.stop()
     assert winservice.status() == "stopped" and time.monotonic() - started < 20

@@ -12,15 +12,9 @@ stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 lib="$stage/usr/lib/lanet-agent"
 
-mkdir -p "$lib/lanet/protocol" "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/etc/xdg/autostart" \
+mkdir -p "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/etc/xdg/autostart" \
     "$stage/DEBIAN" "$stage/usr/share/doc/lanet-agent" "$out"
-cp src/lanet/__init__.py src/lanet/i18n.py "$lib/lanet/"
-cp -r src/lanet/agent "$lib/lanet/agent"
-# Only the plain modules of the protocol: the agent must never reach for the pydantic models.
-for module in __init__.py contract.py contract.json limits.py config_keys.py errors.py; do
-    cp "src/lanet/protocol/$module" "$lib/lanet/protocol/"
-done
-find "$lib" -name __pycache__ -prune -exec rm -rf {} +
+bash packaging/agent-modules.sh "$lib"
 
 cat >"$stage/usr/bin/lanet-agent" <<'SH'
 #!/bin/sh

@@ -71,13 +71,7 @@ printf 'python311.zip\r\n.\r\nLib\\site-packages\r\nimport site\r\n' >"$bin/pyth
 for wheel in "$cache"/wheels/*.whl; do "$python" -m zipfile -e "$wheel" "$site"; done
 rm -rf "$site"/*.dist-info/RECORD "$site/pythonwin" "$site/win32/Demos" "$site/win32/test" \
     "$site/win32comext/"*/demos "$site/win32com/test" "$site/PIL/"*.pyi
-mkdir -p "$site/lanet/protocol"
-cp src/lanet/__init__.py src/lanet/i18n.py "$site/lanet/"
-cp -r src/lanet/agent "$site/lanet/agent"
-# Only the plain modules of the protocol: the agent never reaches for the pydantic models.
-for module in __init__.py contract.py contract.json limits.py config_keys.py errors.py; do
-    cp "src/lanet/protocol/$module" "$site/lanet/protocol/"
-done
+bash packaging/agent-modules.sh "$site"
 find "$stage" -name __pycache__ -prune -exec rm -rf {} +
 if [ -n "$compiler" ]; then
     "$compiler" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$site" >/dev/null

@@ -18,6 +18,11 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 2
 fi
 
+# One lane at a time per root: they share its Wine prefix and its mount points.
+mkdir -p "$(dirname "$root")"
+exec 9>"$root.lock"
+flock 9
+
 # 1. Wine 10 in a trixie root filesystem.
 if [ ! -x "$root/usr/lib/wine/wine64" ]; then
     command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
@@ -53,8 +58,10 @@ windows_path() { echo "Z:\\lanet\\${1#"$repo"/}" | sed 's|/|\\|g'; }
 # 4. Mounts: the repository at /lanet, /proc and /dev. Undone on exit.
 mounted=()
 cleanup_server() { :; }
+xvfb_pid=""
 cleanup() {
     cleanup_server
+    [ -z "$xvfb_pid" ] || kill "$xvfb_pid" 2>/dev/null || true
     for point in "${mounted[@]}"; do umount -l "$point" 2>/dev/null || true; done
 }
 trap cleanup EXIT
@@ -68,7 +75,20 @@ mount_once() {
 mount_once proc "$root/proc" -t proc
 mount_once /dev "$root/dev" --rbind
 mount_once /sys "$root/sys" --rbind
+umount -l "$root/lanet" 2>/dev/null || true  # a leftover mount would show another checkout
 mount_once "$repo" "$root/lanet" --bind
+
+# An X server for the installed tray's windows (Wine draws them through X): the host's Xvfb, its
+# socket shared with the root.
+command -v Xvfb >/dev/null || { echo "wine-lane: Xvfb is missing (scripts/setup.sh installs it)" >&2; exit 1; }
+display_file="$(mktemp)"
+Xvfb -displayfd 3 -screen 0 1280x900x24 -nolisten tcp 3>"$display_file" >/dev/null 2>&1 &
+xvfb_pid=$!
+for _ in $(seq 1 150); do [ -s "$display_file" ] && break; sleep 0.2; done
+display_number="$(head -n 1 "$display_file")"
+rm -f "$display_file"
+[ -n "$display_number" ] || { echo "wine-lane: Xvfb did not start" >&2; exit 1; }
+mount_once /tmp/.X11-unix "$root/tmp/.X11-unix" --bind
 
 # 5. A real lanet-server on the host for the tests that register (the root shares the network).
 server_dir="$(mktemp -d)"
@@ -91,7 +111,7 @@ prefix_host="$root/opt/lane/prefix"
 rm -rf "$root/opt/lane"
 mkdir -p "$root/opt/lane"
 run() {  # a command inside the root, with Wine's environment; stdio never a regular file
-    chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root XDG_RUNTIME_DIR=/tmp \
+    chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root XDG_RUNTIME_DIR=/tmp DISPLAY=":$display_number" \
         WINEPREFIX=/opt/lane/prefix WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml=;winedbg.exe=d' \
         LANET_LANE_SERVER="${lane_server:-}" LANET_LANE_TOKEN="${lane_token:-}" \
         LANET_LANE_MSI="$(windows_path "$msi")" LANET_LANE_MSI_NEXT="$(windows_path "$msi_next")" \
