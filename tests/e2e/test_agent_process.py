@@ -97,6 +97,19 @@ def test_token_file_is_read_when_no_token_is_given(server: LiveServer, agent: Ag
     assert result.returncode == 0, result.stderr
 
 
+def test_remove_data_needs_a_confirmation_then_removes_every_folder(
+    server: LiveServer, agent: AgentProcess
+) -> None:
+    assert agent.register(server.url, _token(server)).returncode == 0
+    folders = [agent.home / name for name in ("config", "data", "logs", "scripts")]
+    assert all(folder.is_dir() for folder in folders)
+    refused = agent.cli("remove-data")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert all(folder.is_dir() for folder in folders)
+    assert agent.cli("remove-data", "--yes").returncode == 0
+    assert not any(folder.exists() for folder in folders)
+
+
 def test_keep_token_saves_the_token_in_the_install_layout(server: LiveServer, agent: AgentProcess) -> None:
     token = _token(server)
     result = agent.cli("register", "--server", server.url, "--token", token, "--keep-token")

@@ -69,8 +69,7 @@ def cmd_register(args: argparse.Namespace) -> int:
             _paths(args), args.server, args.token, min_tls13=args.min_tls == "1.3", keep_token=args.keep_token
         )
     except RegistrationError as exc:
-        # Also in agent.log: the installer runs this without a console to show it.
-        logging.getLogger("lanet.agent.registration").error("%s", exc)
+        _log_to_file(args).error("%s", exc)  # the installer runs this without a console to show it
         print(f"lanet-agent: {exc}", file=sys.stderr)
         return exc.exit_code
     print(f"asset id: {result.asset_id}{' (already registered machine)' if result.existing else ''}")
