@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lane import wait
+from tests.e2e.agents import wait_for
 
 from lanet.agent import winacl, winservice
 
@@ -144,7 +144,7 @@ def test_install_upgrade_uninstall(msi: tuple[str, str], tmp_path: Path) -> None
     for private in (ROOT / "config", ROOT / "data", ROOT / "logs", ROOT / "scripts", CONFIG):
         granted = winacl.grantees(private)
         assert "S-1-5-18" in granted and not granted & OTHERS, (private, granted)
-    report = wait(lambda: (s := _status()).get("last_heartbeat") and s, 120, "the service's first heartbeat")
+    report = wait_for(lambda: (s := _status()).get("last_heartbeat") and s, 120, "a first heartbeat")
     assert report["registered"] is True
     _report_a_problem_from_the_installed_tray()
     host = _run(str(BIN / "agent-service.exe"))

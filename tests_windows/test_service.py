@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import win32service
-from lane import wait
+from tests.e2e.agents import wait_for
 
 from lanet.agent import winservice
 from lanet.agent.core import status_report
@@ -48,7 +48,7 @@ def test_install_start_heartbeat_stop_uninstall(home: Path) -> None:
     winservice.start()
     assert winservice.status() == "running"
     paths = AgentPaths.for_home(home)
-    wait(lambda: status_report(paths).get("last_heartbeat"), 60, "a heartbeat from the service")
+    wait_for(lambda: status_report(paths).get("last_heartbeat"), 60, "a heartbeat from the service")
     started = time.monotonic()
     winservice.stop()
     assert winservice.status() == "stopped" and time.monotonic() - started < 20

@@ -268,6 +268,21 @@ def test_a_technician_creates_and_revokes_a_token_queues_a_script_and_pushes_con
         assert change.new_value == {"v": 30} and change.changed_by == f"user:{world.tech_email}"
 
 
+def test_searches_match_any_named_column_case_insensitively(app: Flask, world: World) -> None:
+    tech = _portal(app)
+    tech.login(world.tech_email)
+    ferre = tech.get("/portal/assets?q=ferre").get_data(as_text=True)
+    assert "FERRE-PC-07" in ferre and "CAFE-PC-01" not in ferre
+    by_user = tech.get(f"/portal/tickets?q={world.b.user_email.upper()}").get_data(as_text=True)
+    assert world.b.ticket_number in by_user and world.a.ticket_number not in by_user
+    by_text = tech.get("/portal/tickets?q=problema en cafe").get_data(as_text=True)
+    assert world.a.ticket_number in by_text and world.b.ticket_number not in by_text
+    by_number = tech.get(f"/portal/tickets?q={world.b.ticket_number}").get_data(as_text=True)
+    assert world.b.ticket_number in by_number and world.a.ticket_number not in by_number
+    nothing = tech.get("/portal/tickets?q=zzz-no-such").get_data(as_text=True)
+    assert world.a.ticket_number not in nothing and world.b.ticket_number not in nothing
+
+
 def test_technicians_work_a_ticket_and_internal_comments_stay_internal(app: Flask, world: World) -> None:
     tech = _portal(app)
     tech.login(world.tech_email)

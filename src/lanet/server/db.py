@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import ColumnElement, Engine, create_engine, event, func, or_, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -42,6 +42,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, **kwargs)
+
+
+def contains_text(text_: str, *columns: Any) -> ColumnElement[bool]:
+    """Case-insensitive substring search of ``text_`` in any of ``columns``, the same on both
+    databases (``lower() LIKE``: SQLite's ``ILIKE`` does not exist). A NULL column matches nothing."""
+    pattern = f"%{text_.lower()}%"
+    return or_(*(func.lower(column).like(pattern) for column in columns))
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from lanet.protocol.common import format_timestamp
+from lanet.server.db import contains_text
 from lanet.server.models import Asset, AssetService, AssetSoftware, Command, Site
 from lanet.server.models.assets import STATUS_NEVER, STATUS_OFFLINE, STATUS_ONLINE, STATUS_WARNING
 from lanet.server.portal.auth import login_required
@@ -47,14 +48,8 @@ def assets() -> str:
             else:
                 query = query.where(Asset.agent_status == status, ~overdue | Asset.offline_deadline.is_(None))
         if text:
-            pattern = f"%{text.lower()}%"
             query = query.where(
-                or_(
-                    func.lower(Asset.computer_name).like(pattern),
-                    func.lower(func.coalesce(Asset.assigned_user, "")).like(pattern),
-                    func.lower(func.coalesce(Asset.ip_address, "")).like(pattern),
-                    func.lower(func.coalesce(Asset.os, "")).like(pattern),
-                )
+                contains_text(text, Asset.computer_name, Asset.assigned_user, Asset.ip_address, Asset.os)
             )
         rows = list(session.scalars(query.order_by(Asset.computer_name)).unique())
         sites = list(
@@ -91,12 +86,8 @@ def asset(asset_id: str) -> str:
         item = asset_for(session, viewer, asset_id)
         software_query = select(AssetSoftware).where(AssetSoftware.asset_id == item.id)
         if software_text:
-            pattern = f"%{software_text.lower()}%"
             software_query = software_query.where(
-                or_(
-                    func.lower(AssetSoftware.name).like(pattern),
-                    func.lower(func.coalesce(AssetSoftware.publisher, "")).like(pattern),
-                )
+                contains_text(software_text, AssetSoftware.name, AssetSoftware.publisher)
             )
         software = list(session.scalars(software_query.order_by(func.lower(AssetSoftware.name)).limit(2000)))
         software_total = session.scalar(

@@ -4,11 +4,12 @@ resolved ones; technicians work the inbox (assign, change status, public or inte
 from typing import Any
 
 from flask import Response, abort, g, render_template, request
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from lanet.protocol.limits import CATEGORIES
-from lanet.protocol.tickets import OPEN_STATUSES
+from lanet.protocol.tickets import OPEN_STATUSES, format_ticket_number
+from lanet.server.db import contains_text
 from lanet.server.models import Client, Ticket
 from lanet.server.portal.auth import login_required, staff_required
 from lanet.server.portal.blueprint import back, bp
@@ -36,14 +37,9 @@ def tickets() -> str:
         if client_id:
             query = query.where(Ticket.client_id == client_id)
         if text:
-            pattern = f"%{text.lower()}%"
             query = query.where(
-                or_(
-                    func.lower(Ticket.subject).like(pattern),
-                    func.lower(Ticket.description).like(pattern),
-                    func.lower(func.coalesce(Ticket.reporter_name, "")).like(pattern),
-                    Ticket.number == ticket_service.number_of(text),
-                )
+                contains_text(text, Ticket.subject, Ticket.description, Ticket.reporter_name)
+                | (Ticket.number == ticket_service.number_of(text))
             )
         rows = list(session.scalars(query.order_by(Ticket.number.desc()).limit(500)))
         clients = list(session.scalars(select(Client).order_by(Client.name))) if viewer.is_staff else []
@@ -158,7 +154,7 @@ def ticket_assign(ref: str) -> Response:
 
 
 def _number(ticket: Ticket) -> str:
-    return f"TKT-{ticket.number:06d}"
+    return format_ticket_number(ticket.number)
 
 
 bp.add_app_template_filter(_number, "ticket_number")

@@ -7,7 +7,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -26,6 +26,7 @@ from lanet.protocol.tickets import (
 from lanet.protocol.tickets import (
     TicketEvent as EventView,
 )
+from lanet.server.db import contains_text
 from lanet.server.models import Ticket, TicketAttachment, TicketComment, TicketCounter, TicketEvent
 from lanet.server.models.base import table_of, utcnow
 from lanet.server.services import audit
@@ -184,13 +185,8 @@ def for_asset(
     if reporter:
         query = query.where(func.lower(Ticket.reporter_name) == reporter.lower())
     if text:
-        pattern = f"%{text.lower()}%"
         query = query.where(
-            or_(
-                func.lower(Ticket.subject).like(pattern),
-                func.lower(Ticket.description).like(pattern),
-                func.lower(Ticket.status).like(pattern),
-            )
+            contains_text(text, Ticket.subject, Ticket.description, Ticket.status)
             | (Ticket.number == number_of(text))
         )
     tickets = list(session.scalars(query.order_by(Ticket.number.desc()).limit(limit)))
