@@ -7,6 +7,13 @@ and the database (they share the box in the figures of bench/README.md).
     python bench/heartbeat_load.py --spawn sqlite --agents 50 --seconds 30
     python bench/heartbeat_load.py --spawn postgresql://postgres@127.0.0.1:5432/test --agents 50
     python bench/heartbeat_load.py --url http://127.0.0.1:8000 --token LANET-... --agents 50
+    python bench/heartbeat_load.py --spawn sqlite --close-delay-ms 10     # clients 10 ms away
+    python bench/heartbeat_load.py --spawn sqlite --slow-clients 200      # while slowloris holds
+    python bench/heartbeat_load.py --floor --close-delay-ms 10            # an empty Flask route
+
+``--floor`` serves a trivial Flask route through the same front end and workers as ``serve`` (the
+configuration comes from the same code), so the heartbeat's figures can be read against the cost of
+the HTTP stack alone in the same run.
 """
 
 import argparse
@@ -21,6 +28,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,11 +66,35 @@ class Stats:
         self.statuses: Counter[str] = Counter()
 
 
-async def agent_loop(host: str, port: int, agent: dict[str, Any], deadline: float, stats: Stats) -> None:
-    beat = dict(BEAT, asset_id=agent["asset_id"], alerts=[], logs=[])
+async def exchange(host: str, port: int, request: bytes, close_delay: float) -> str:
+    """One request on a new connection; the status. The response is read to its Content-Length,
+    then the client waits ``close_delay`` before closing, as a peer one round trip away does."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(request)
+        status_line = await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        if close_delay:
+            await asyncio.sleep(close_delay)
+    finally:
+        writer.close()
+    return status_line.split()[1].decode() if status_line else "closed"
+
+
+async def agent_loop(
+    host: str, port: int, agent: dict[str, Any] | None, deadline: float, stats: Stats, close_delay: float
+) -> None:
+    """Heartbeats in a closed loop for ``agent``; ``None`` asks for the floor's empty route instead."""
+    beat = dict(BEAT, asset_id=agent["asset_id"], alerts=[], logs=[]) if agent else {}
+    path = "/api/agents/heartbeat" if agent else "/floor"
+    auth = f"Authorization: Bearer {agent['agent_token']}\r\n" if agent else ""
     head = (
-        f"POST /api/agents/heartbeat HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Authorization: Bearer {agent['agent_token']}\r\nContent-Type: application/json\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}Content-Type: application/json\r\n"
         "Connection: close\r\n"
     )
     while time.perf_counter() < deadline:
@@ -71,27 +103,47 @@ async def agent_loop(host: str, port: int, agent: dict[str, Any], deadline: floa
         request = (head + f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
         started = time.perf_counter()
         try:
-            reader, writer = await asyncio.open_connection(host, port)
-            writer.write(request)
-            status_line = await reader.readline()
-            await reader.read()  # until the server closes
-            writer.close()
-            status = status_line.split()[1].decode() if status_line else "closed"
-        except OSError as exc:
+            status = await exchange(host, port, request, close_delay)
+        except (OSError, asyncio.IncompleteReadError) as exc:
             status = type(exc).__name__
         stats.latencies.append(time.perf_counter() - started)
         stats.statuses[status] += 1
 
 
-async def run_load(base: str, agents: list[dict[str, Any]], seconds: float) -> tuple[Stats, float]:
+async def slow_client(host: str, port: int, stop: asyncio.Event) -> None:
+    """Slowloris: a request line, then one header line every 5 s, never finished; reconnects."""
+    while not stop.is_set():
+        try:
+            _reader, writer = await asyncio.open_connection(host, port)
+            writer.write(b"POST /api/agents/heartbeat HTTP/1.1\r\nHost: lanet\r\n")
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(stop.wait(), 5)
+                except TimeoutError:
+                    writer.write(f"X-Slow-{time.monotonic_ns()}: a\r\n".encode())
+                    await writer.drain()
+            writer.close()
+        except OSError:
+            await asyncio.sleep(0.1)
+
+
+async def run_load(
+    base: str, agents: list[dict[str, Any] | None], seconds: float, close_delay: float, slow: int
+) -> tuple[Stats, float]:
     parts = urlsplit(base)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
     stats = Stats()
+    stop = asyncio.Event()
+    attackers = [asyncio.create_task(slow_client(host, port, stop)) for _ in range(slow)]
+    if slow:
+        await asyncio.sleep(1.0)
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(
-        *(agent_loop(parts.hostname or "127.0.0.1", parts.port or 80, a, deadline, stats) for a in agents)
-    )
-    return stats, time.perf_counter() - started
+    await asyncio.gather(*(agent_loop(host, port, a, deadline, stats, close_delay) for a in agents))
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await asyncio.gather(*attackers, return_exceptions=True)
+    return stats, elapsed
 
 
 def spawn_server(database: str, workers: int) -> tuple[subprocess.Popen[bytes], str, str]:
@@ -112,6 +164,44 @@ def spawn_server(database: str, workers: int) -> tuple[subprocess.Popen[bytes], 
     return _spawn.serve(env, port, workers), f"http://127.0.0.1:{port}", token
 
 
+def spawn_floor(workers: int) -> tuple[Callable[[], None], str]:
+    """nginx and gunicorn exactly as ``serve`` configures them, in front of an empty Flask route."""
+    from lanet.server.frontend import FrontEnd, find_nginx, prepare_runtime_dir, render, worker_user
+
+    runtime = Path(tempfile.mkdtemp(prefix="lanet-floor-"))
+    port = 19000 + os.getpid() % 1000
+    front = FrontEnd(
+        host="127.0.0.1",
+        port=port,
+        app_socket=runtime / "app.sock",
+        runtime_dir=runtime,
+        max_body_bytes=10 * 1024 * 1024,
+        worker_user=worker_user(),
+    )
+    prepare_runtime_dir(front)
+    front.config_file.write_text(render(front))
+    app = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("_floor_app.py")), str(front.app_socket), str(workers)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while not front.app_socket.exists():
+        time.sleep(0.05)
+    nginx = subprocess.Popen(
+        [find_nginx(), "-p", str(runtime), "-c", str(front.config_file), "-e", "stderr"],
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+
+    def stop() -> None:
+        nginx.terminate()
+        app.terminate()
+        nginx.wait(10)
+        app.wait(20)
+
+    return stop, f"http://127.0.0.1:{port}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -123,29 +213,43 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--close-delay-ms", type=float, default=0, help="each client closes this late")
+    parser.add_argument("--slow-clients", type=int, default=0, help="slowloris connections held meanwhile")
+    parser.add_argument("--floor", action="store_true", help="an empty Flask route behind the same stack")
     args = parser.parse_args()
     proc = None
-    if args.spawn:
+    stop_floor = None
+    if args.floor:
+        stop_floor, base = spawn_floor(args.workers)
+        token = ""
+    elif args.spawn:
         proc, base, token = spawn_server(args.spawn, args.workers)
     elif args.url and args.token:
         base, token = args.url.rstrip("/"), args.token
     else:
-        parser.error("give --spawn, or --url with --token")
+        parser.error("give --spawn, --floor, or --url with --token")
+    delay = args.close_delay_ms / 1000
     try:
-        agents = register_agents(base, token, args.agents)
+        agents: list[dict[str, Any] | None] = (
+            [None] * args.agents if args.floor else list(register_agents(base, token, args.agents))
+        )
         if args.warmup:
-            asyncio.run(run_load(base, agents, args.warmup))
-        stats, elapsed = asyncio.run(run_load(base, agents, args.seconds))
+            asyncio.run(run_load(base, agents, args.warmup, delay, 0))
+        stats, elapsed = asyncio.run(run_load(base, agents, args.seconds, delay, args.slow_clients))
     finally:
-        if proc is not None:
+        if stop_floor is not None:
+            stop_floor()
+        elif proc is not None:
             proc.terminate()
             proc.wait(20)
     ok = stats.statuses.get("200", 0)
     lat = sorted(stats.latencies)
     quantiles = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [0.0] * 99
     result = {
-        "server": args.spawn or base,
+        "server": "floor" if args.floor else (args.spawn or base),
         "agents": args.agents,
+        "close_delay_ms": args.close_delay_ms,
+        "slow_clients": args.slow_clients,
         "seconds": round(elapsed, 1),
         "heartbeats_per_s": round(ok / elapsed, 1),
         "p50_ms": round(quantiles[49] * 1000, 1),

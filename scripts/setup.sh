@@ -21,6 +21,10 @@ missing=()
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v curl >/dev/null || missing+=(curl)
+# lanet-server serve puts nginx in front of the application (slow clients, TLS, request limits);
+# headers-more lets it drop the Server header. Only the binaries are used: serve runs its own nginx.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -f /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so ] || missing+=(libnginx-mod-http-headers-more-filter)
 # The tray's windows are tested on a real X server; tkinter comes with Debian's python3-tk.
 command -v Xvfb >/dev/null || missing+=(xvfb xauth)
 python3 -c 'import tkinter' 2>/dev/null || missing+=(python3-tk)
@@ -34,6 +38,13 @@ command -v wixl >/dev/null || missing+=(wixl)
 command -v msibuild >/dev/null || missing+=(msitools)
 if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
+    # Debian starts its own nginx (a default site on port 80) when the package is installed; the
+    # project never uses that service, only the binary.
+    if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null \
+        && systemctl is-active --quiet nginx 2>/dev/null; then
+        echo "setup: stopping and disabling Debian's default nginx service (lanet-server runs its own)"
+        systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
 fi
 
 if [ ! -x .venv/bin/python ]; then

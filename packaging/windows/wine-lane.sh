@@ -18,8 +18,9 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 2
 fi
 
-# One lane at a time per root: they share its Wine prefix and its mount points.
-mkdir -p "$(dirname "$root")"
+# One lane at a time per root: they share its Wine prefix and its mount points. The cache folder is
+# made first: on a fresh clone nothing has made var/ yet, and the debootstrap log is written there.
+mkdir -p "$(dirname "$root")" "$cache"
 exec 9>"$root.lock"
 flock 9
 

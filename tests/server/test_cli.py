@@ -98,6 +98,7 @@ def test_assets_list_shows_registered_machines(
             "site": "Oficina Principal CDMX",
             "agent_status": "registered",
             "last_seen": None,
+            "replaces": None,
         }
     ]
     code, out, _ = cli("assets", "list")

@@ -102,6 +102,7 @@ STAFF_ROUTES = [
     ("GET", "/portal/commands/{command}.json"),
     ("POST", "/portal/tickets/{ticket}/status"),
     ("POST", "/portal/tickets/{ticket}/assign"),
+    ("POST", "/portal/assets/{asset}/lifecycle"),
 ]
 
 

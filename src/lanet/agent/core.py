@@ -69,6 +69,7 @@ def make_transport(paths: AgentPaths, store: Store, url: str, config: Any) -> Tr
         refresh_threshold=config.security.jwt_refresh_threshold,
         load_credentials=lambda: credentials.load(store),
         save_credentials=lambda creds: credentials.save(store, creds),
+        identity=lambda: credentials.identity_secret(store),
     )
 
 

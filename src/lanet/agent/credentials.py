@@ -1,5 +1,7 @@
-"""The agent's identity: JWT, refresh credential and ids, kept encrypted in the local store."""
+"""The agent's identity: JWT, refresh credential, identity secret and ids, kept encrypted in the
+local store."""
 
+import secrets
 from datetime import datetime
 
 from lanet.agent.store import Store
@@ -20,6 +22,17 @@ def save(store: Store, creds: Credentials) -> None:
     store.put_secret("refresh_token", creds.refresh_token)
     store.put("asset_id", creds.asset_id)
     store.put("token_expires_at", creds.expires_at)
+
+
+def identity_secret(store: Store) -> str:
+    """The secret that proves this machine is the one registered before, made once, before the
+    first registration is sent (so a retry after a lost answer carries the same one), and kept with
+    the data: a reinstall that keeps the data keeps the asset, a reimaged disk starts a new one."""
+    secret = store.get_secret("identity_secret")
+    if secret is None:
+        secret = secrets.token_urlsafe(48)
+        store.put_secret("identity_secret", secret)
+    return secret
 
 
 def expiry_of(timestamp: str) -> float:

@@ -36,6 +36,7 @@ class Registered:
     client_name: str | None
     site_name: str | None
     existing: bool
+    replaces: str | None = None
 
 
 def normalise_server(url: str) -> str:
@@ -78,7 +79,12 @@ def register(
         store.put("min_tls13", min_tls13)
         transport = make_transport(paths, store, url, config)
         hardware_info = contract.validate("HardwareInfo", collectors.inventory())
-        body = {"token": token_value, "hardware_info": hardware_info, "agent_version": lanet.__version__}
+        body = {
+            "token": token_value,
+            "hardware_info": hardware_info,
+            "agent_version": lanet.__version__,
+            "identity_secret": credentials.identity_secret(store),
+        }
         try:
             data = transport.post("/agents/register-with-token", body, auth=False)
         except TransportError as exc:
@@ -129,6 +135,12 @@ def register(
         if reply.config.backend_url.rstrip("/") != url:
             log.info("the backend calls itself %s; this agent keeps using %s", reply.config.backend_url, url)
         log.info("registered as asset %s (%s / %s)", reply.asset_id, reply.client_name, reply.site_name)
+        if reply.replaces_asset_id:
+            log.warning(
+                "this machine looks like asset %s but could not prove it is that one; it was registered "
+                "as a new asset until a technician merges or rejects it",
+                reply.replaces_asset_id,
+            )
         return Registered(
             reply.asset_id,
             reply.client_id,
@@ -136,6 +148,7 @@ def register(
             reply.client_name,
             reply.site_name,
             reply.existing_asset,
+            reply.replaces_asset_id,
         )
     finally:
         store.close()

@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,6 +98,7 @@ class Transport:
         refresh_threshold: float = 3600,
         load_credentials: Callable[[], Credentials | None] = lambda: None,
         save_credentials: Callable[[Credentials], None] = lambda _c: None,
+        identity: Callable[[], str | None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         parts = urlsplit(base_url.rstrip("/"))
@@ -116,6 +118,8 @@ class Transport:
         self._context = tls_context(verify, ca_bundle, min_tls13) if parts.scheme == "https" else None
         self._load = load_credentials
         self._save = save_credentials
+        self._identity = identity
+        self._refresh_lock = threading.Lock()
         self._clock = clock
         self._failures = 0
         self._blocked_until = 0.0
@@ -250,8 +254,24 @@ class Transport:
             creds = self._refresh(creds)
         return creds
 
-    def _refresh(self, creds: Credentials) -> Credentials:
+    def _refresh(self, stale: Credentials) -> Credentials:
+        """A new JWT, and the next refresh credential: each one works once, so the new one is saved
+        before anything else is sent (the server takes the old one back only for a short grace).
+
+        One refresh at a time (the service loop and the tray's requests share this transport): a
+        thread that waited finds the credentials another one just saved and uses them.
+        """
+        with self._refresh_lock:
+            creds = self._require_credentials()
+            if creds.agent_token != stale.agent_token:
+                return creds
+            return self._refresh_now(creds)
+
+    def _refresh_now(self, creds: Credentials) -> Credentials:
         body = {"asset_id": creds.asset_id, "refresh_token": creds.refresh_token}
+        identity = self._identity()
+        if identity:
+            body["identity_secret"] = identity
         status, headers, raw = self._send(
             "POST",
             "/agents/token/refresh",
@@ -271,7 +291,9 @@ class Transport:
             raise TransportError(f"token refresh answered with an unexpected shape: {exc}") from None
         expires = reply["token_expires_at"]
         until = datetime.fromisoformat(expires).timestamp()
-        fresh = Credentials(creds.asset_id, reply["agent_token"], creds.refresh_token, until)
+        fresh = Credentials(
+            creds.asset_id, reply["agent_token"], reply.get("refresh_token") or creds.refresh_token, until
+        )
         self._save(fresh)
         log.info("agent token refreshed; valid until %s", expires)
         return fresh

@@ -20,6 +20,6 @@ class AgentClaims(BaseModel):
     client_id: UUIDStr
     site_id: UUIDStr
     computer_name: str = Field(max_length=255)
-    type: Literal["agent"] = "agent"
+    type: Literal["agent"]
     exp: int = Field(ge=0)
     iat: int = Field(ge=0)

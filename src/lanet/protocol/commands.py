@@ -20,6 +20,10 @@ COMMAND_STATUSES = (
     "expired",
 )
 FINAL_STATUSES = frozenset(get_args(FinalStatus))
+#: Exit codes as the OSes give them: a signed 32-bit value on POSIX (a signal is negative), an
+#: unsigned DWORD on Windows (an access violation is 3221225477, ``exit /b -1`` is 4294967295).
+EXIT_CODE_MIN = -(2**31)
+EXIT_CODE_MAX = 2**32 - 1
 
 
 class CommandResult(WireModel):
@@ -27,7 +31,12 @@ class CommandResult(WireModel):
 
     command_id: str = Field(min_length=1, max_length=64)
     status: FinalStatus
-    exit_code: int | None = Field(default=None, ge=-(2**31), le=2**32)
+    exit_code: int | None = Field(
+        default=None,
+        ge=EXIT_CODE_MIN,
+        le=EXIT_CODE_MAX,
+        description="Negative for a POSIX signal (-9); Windows codes are unsigned 32-bit (0xC0000005)",
+    )
     stdout: str = Field(default="", max_length=MAX_OUTPUT_CHARS)
     stderr: str = Field(default="", max_length=MAX_OUTPUT_CHARS)
     stdout_truncated: bool = False

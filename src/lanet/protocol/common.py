@@ -17,17 +17,18 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from lanet.protocol.limits import FREE_JSON_KEYWORD, check_free_json, instant_in_utc
+
 
 def _to_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return instant_in_utc(value)
 
 
 def format_timestamp(value: datetime) -> str:
     """Render a datetime as the wire's ISO 8601 UTC form, to the second, as the seed shows it
     (``2025-07-15T21:00:00Z``)."""
-    return _to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def utcnow() -> datetime:
@@ -47,6 +48,11 @@ Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 """A percentage, 0 to 100 inclusive."""
 
 NonNegativeInt = Annotated[int, Field(ge=0, le=2**53)]
+"""A large count or size (bytes, seconds): stored as a 64-bit integer or inside JSON."""
+
+INT32_MAX = 2**31 - 1
+Count = Annotated[int, Field(ge=0, le=INT32_MAX)]
+"""A count or revision stored in a 32-bit integer column (processes, threads, config revisions)."""
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 UUIDStr = Annotated[
@@ -59,6 +65,15 @@ UUIDStr = Annotated[
     AfterValidator(str.lower),
 ]
 """A UUID in its canonical 36-character text form (lower-cased on the way in)."""
+
+FreeJsonObject = Annotated[
+    dict[str, Any],
+    AfterValidator(check_free_json),
+    WithJsonSchema({"type": "object", "additionalProperties": True, FREE_JSON_KEYWORD: True}),
+]
+"""A JSON object of any shape, within :func:`check_free_json`'s bounds."""
+FreeJson = Annotated[Any, AfterValidator(check_free_json), WithJsonSchema({FREE_JSON_KEYWORD: True})]
+"""Any JSON value, within :func:`check_free_json`'s bounds."""
 
 
 def short_text(max_length: int = 255) -> Any:

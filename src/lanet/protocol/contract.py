@@ -16,10 +16,12 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from lanet.protocol.limits import FREE_JSON_KEYWORD, check_free_json, instant_in_utc
 
 Loc = tuple[str | int, ...]
 
@@ -81,10 +83,13 @@ class _Validator:
             allowed = ", ".join(repr(item) for item in schema["enum"])
             raise _Problems([(loc, f"must be one of {allowed}")])
         kind = schema.get("type")
-        if kind is None:
-            return copy.deepcopy(value)
-        checker = getattr(self, f"_{kind}")
-        return checker(schema, value, loc)
+        result = copy.deepcopy(value) if kind is None else getattr(self, f"_{kind}")(schema, value, loc)
+        if schema.get(FREE_JSON_KEYWORD):
+            try:
+                check_free_json(result)
+            except ValueError as exc:
+                raise _Problems([(loc, str(exc))]) from None
+        return result
 
     def _any_of(self, options: list[dict[str, Any]], value: Any, loc: Loc) -> Any:
         best: list[tuple[Loc, str]] | None = None
@@ -212,9 +217,10 @@ def _instant(value: str, loc: Loc) -> str:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise _Problems([(loc, "must be an ISO 8601 date and time")]) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return instant_in_utc(parsed).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except ValueError as exc:
+        raise _Problems([(loc, str(exc))]) from None
 
 
 def messages() -> list[str]:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from lanet.protocol.common import (
+    Count,
     NonNegativeFloat,
     NonNegativeInt,
     Percent,
@@ -37,7 +38,7 @@ class ServiceStatus(WireModel):
 class ProcessInfo(WireModel):
     """One of the top processes, sent when ``monitoring.process_monitoring`` is on."""
 
-    pid: NonNegativeInt
+    pid: Count
     name: str = Field(max_length=255)
     cpu_percent: NonNegativeFloat | None = None
     memory_percent: Percent | None = None
@@ -64,8 +65,8 @@ class SystemStatus(WireModel):
     temperature: Annotated[float, Field(ge=-50, le=200, allow_inf_nan=False)] | None = Field(
         default=None, description="CPU temperature in °C, when available"
     )
-    processes_count: NonNegativeInt | None = None
-    threads_count: NonNegativeInt | None = None
+    processes_count: Count | None = None
+    threads_count: Count | None = None
     services_status: list[ServiceStatus] = Field(default_factory=list, max_length=MAX_SERVICES_STATUS)
     disks: list[DiskUsage] | None = Field(default=None, max_length=64)
     top_processes: list[ProcessInfo] | None = Field(default=None, max_length=50)
@@ -111,7 +112,7 @@ class HeartbeatRequest(WireModel):
     message_id: UUIDStr | None = None
     sent_at: Timestamp | None = None
     agent_version: str | None = short_text(32)
-    config_revision: NonNegativeInt | None = None
+    config_revision: Count | None = None
     command_acks: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list,
         max_length=500,
@@ -140,6 +141,6 @@ class HeartbeatResponse(WireModel):
     config_updates: dict[str, Any] = Field(
         default_factory=dict, description="Flat keys of ConfigUpdates; empty when nothing changed"
     )
-    config_revision: NonNegativeInt | None = Field(
+    config_revision: Count | None = Field(
         default=None, description="Echo this in the next heartbeat once config_updates are applied"
     )

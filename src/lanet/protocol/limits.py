@@ -4,7 +4,10 @@ The agent's service imports only plain modules at run time (see :mod:`lanet.prot
 the constants both sides share live here and the pydantic models re-export them.
 """
 
+import math
 import re
+from datetime import UTC, datetime
+from typing import Any
 
 #: Output kept per stream of a remote script; the agent truncates beyond it and says so.
 MAX_OUTPUT_CHARS = 64 * 1024
@@ -43,3 +46,62 @@ def check_log_size(text: str) -> str:
     if parse_size(text) < MIN_LOG_FILE_SIZE:
         raise ValueError("must be at least 4KB")
     return text
+
+
+#: The instants a timestamp on the wire may name. Wider than any real event, narrower than what
+#: Python's datetime and both databases hold, so converting to UTC can never overflow.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def instant_in_utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime (naive means UTC); ValueError when out of range."""
+    try:
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 once in UTC
+        raise ValueError("timestamp out of range: use a date between 1970 and 9998") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError("timestamp out of range: use a date between 1970 and 9998")
+    return utc
+
+
+#: The JSON Schema keyword that marks a free-form value (the agent's contract checks it too).
+FREE_JSON_KEYWORD = "x-lanet-free-json"
+#: Free-form JSON (a ticket's technical information, a configuration value) nests at most this deep.
+MAX_JSON_DEPTH = 16
+#: ... and holds at most this many values, so a small body cannot cost a large amount of work.
+MAX_JSON_NODES = 20_000
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def check_free_json(value: Any) -> Any:
+    """What any storage holds: bounded nesting and size, 64-bit integers, finite numbers.
+
+    PostgreSQL's JSONB refuses NaN and Infinity, SQLite's JSON functions read integers as 64-bit, and
+    a value nested hundreds deep cannot be rendered back without recursion limits. Walked without
+    recursion, so the check itself cannot overflow the stack.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    nodes = 0
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_JSON_NODES:
+            raise ValueError(f"holds more than {MAX_JSON_NODES} values")
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, bool) or item is None or isinstance(item, str):
+            continue
+        elif isinstance(item, int):
+            if not INT64_MIN <= item <= INT64_MAX:
+                raise ValueError("holds an integer beyond 64 bits")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError("holds a number that is not finite (NaN or Infinity)")
+        else:
+            raise ValueError(f"holds a {type(item).__name__}, which is not JSON")
+    return value

@@ -108,6 +108,10 @@ class HardwareInfo(WireModel):
     updates: UpdatesInfo | None = None
 
 
+IdentitySecret = Annotated[str, Field(min_length=32, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+"""The agent's proof of identity: random, URL-safe, made on the machine, stored on the server as a digest."""
+
+
 class RegisterRequest(WireModel):
     """Body of ``POST /agents/register-with-token``.
 
@@ -118,6 +122,12 @@ class RegisterRequest(WireModel):
     token: str = Field(max_length=64, description="Install token, LANET-XXXX-XXXX-XXXXXX")
     hardware_info: HardwareInfo
     agent_version: str | None = short_text(32)
+    identity_secret: IdentitySecret | None = Field(
+        default=None,
+        description="Made by the agent before its first registration and kept: a later registration of "
+        "the same machine must present it to get the same asset back (machine id, serial and MAC are "
+        "readable by anyone and prove nothing)",
+    )
 
 
 class RegistrationConfig(WireModel):
@@ -148,6 +158,11 @@ class RegisterResponse(WireModel):
     )
     token_expires_at: Timestamp | None = None
     existing_asset: bool = Field(default=False, description="True when this machine was already registered")
+    replaces_asset_id: UUIDStr | None = Field(
+        default=None,
+        description="Set when this machine looks like an asset already registered but could not prove it "
+        "is that one: this is a new asset, until a technician merges or rejects it",
+    )
 
 
 class RefreshRequest(WireModel):
@@ -155,8 +170,15 @@ class RefreshRequest(WireModel):
 
     asset_id: UUIDStr
     refresh_token: str = Field(min_length=16, max_length=256)
+    identity_secret: IdentitySecret | None = Field(
+        default=None, description="Enrols the agent's identity secret when the server has none for it yet"
+    )
 
 
 class RefreshResponse(WireModel):
     agent_token: str
     token_expires_at: Timestamp
+    refresh_token: str | None = Field(
+        default=None,
+        description="The next refresh credential: each one works once (keep this one, forget the old)",
+    )

@@ -1,10 +1,11 @@
 """Tickets created from the agent (seed: ``TicketCreator.create_ticket_from_agent``)."""
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from lanet.protocol.common import Timestamp, UUIDStr, WireModel, short_text
+from lanet.protocol.common import FreeJsonObject, Timestamp, UUIDStr, WireModel, short_text
 from lanet.protocol.limits import MAX_SCREENSHOT_BYTES
 
 TicketPriority = Literal["baja", "media", "alta", "critica"]
@@ -22,7 +23,7 @@ class TicketFromAgent(WireModel):
     category: TicketCategory
     priority: TicketPriority = "media"
     channel: Literal["agente"] = "agente"
-    auto_info: dict[str, Any] | None = None
+    auto_info: FreeJsonObject | None = None
     asset_id: UUIDStr
     client_id: UUIDStr
     site_id: UUIDStr
@@ -38,11 +39,27 @@ class TicketFromAgent(WireModel):
 TicketStatus = Literal["nuevo", "asignado", "en_progreso", "esperando_cliente", "resuelto", "cerrado"]
 TicketChannel = Literal["agente", "portal", "email", "api", "telefono"]
 OPEN_STATUSES = ("nuevo", "asignado", "en_progreso", "esperando_cliente")
-TICKET_NUMBER_PATTERN = r"^TKT-\d{6,}$"
+TICKET_NUMBER_PATTERN = r"^TKT-[0-9]{6,}$"
+#: Ticket numbers are stored as 32-bit integers on both databases.
+MAX_TICKET_NUMBER = 2**31 - 1
+_NUMBER_TEXT = re.compile(r"(?:TKT-)?0*([0-9]{1,10})", re.IGNORECASE)
 
 
 def format_ticket_number(number: int) -> str:
     return f"TKT-{number:06d}"
+
+
+def parse_ticket_number(text: str, *, prefixed: bool = False) -> int | None:
+    """The number ``TKT-000012`` (or, unless ``prefixed``, plain ``12``) names; None when the text
+    names no ticket a database could hold: other digits than ASCII (``TKT-²``), or beyond 2^31-1."""
+    text = text.strip()
+    if prefixed and not text.upper().startswith("TKT-"):
+        return None
+    match = _NUMBER_TEXT.fullmatch(text)
+    if match is None:
+        return None
+    number = int(match.group(1))
+    return number if 0 < number <= MAX_TICKET_NUMBER else None
 
 
 class Category(WireModel):

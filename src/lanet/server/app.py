@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask
+from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lanet.server import portal
@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, *, proxy_hops: int = 0) -> Flas
     if proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops, x_host=proxy_hops)  # type: ignore[method-assign]
     errors.init_app(app)
+    app.after_request(_security_headers)
     app.register_blueprint(agents.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(tickets.bp)
@@ -35,3 +36,14 @@ def create_app(settings: Settings | None = None, *, proxy_hops: int = 0) -> Flas
     portal.init_app(app)
     logging.getLogger("lanet").setLevel(logging.INFO)
     return app
+
+
+#: One year, as OWASP's HSTS guidance recommends once HTTPS is the only way in.
+HSTS_MAX_AGE = 365 * 86400
+
+
+def _security_headers(response: Response) -> Response:
+    """HSTS on every answer that went out over HTTPS (the front end says which ones did)."""
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = f"max-age={HSTS_MAX_AGE}"
+    return response

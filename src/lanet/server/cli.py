@@ -180,19 +180,19 @@ def cmd_assets_list(args: argparse.Namespace) -> int:
     db = _db()
     mark_offline(db)
     with db.session() as session:
-        assets = session.scalars(
-            select(Asset)
-            .options(joinedload(Asset.client), joinedload(Asset.site))
-            .order_by(Asset.computer_name)
-        ).all()
+        query = select(Asset).options(joinedload(Asset.client), joinedload(Asset.site))
+        if not args.all:
+            query = query.where(Asset.retired_at.is_(None))
+        assets = session.scalars(query.order_by(Asset.computer_name)).all()
         records: list[dict[str, Any]] = [
             {
                 "asset_id": a.id,
                 "computer_name": a.computer_name,
                 "client": a.client.name,
                 "site": a.site.name,
-                "agent_status": a.agent_status,
+                "agent_status": "retired" if a.retired_at else a.agent_status,
                 "last_seen": _ts(a.last_seen) if a.last_seen else None,
+                "replaces": a.replaces_asset_id,
             }
             for a in assets
         ]
@@ -209,12 +209,39 @@ def cmd_assets_list(args: argparse.Namespace) -> int:
                         r["site"],
                         r["agent_status"],
                         r["last_seen"] or "-",
+                        r["replaces"] or "-",
                     ]
                     for r in records
                 ],
-                ["ASSET ID", "COMPUTER", "CLIENT", "SITE", "STATUS", "LAST SEEN"],
+                ["ASSET ID", "COMPUTER", "CLIENT", "SITE", "STATUS", "LAST SEEN", "MAY REPLACE"],
             )
         )
+    return 0
+
+
+def cmd_assets_change(args: argparse.Namespace) -> int:
+    """``assets retire|merge|reject ID``: one lifecycle step, audited as the CLI's user."""
+    from lanet.server.models import Asset
+    from lanet.server.models.base import utcnow
+    from lanet.server.services import asset_lifecycle
+
+    with _db().session() as session:
+        asset = session.get(Asset, args.asset_id.strip().lower())
+        if asset is None:
+            raise CliError(f"no asset with id {args.asset_id!r}")
+        try:
+            if args.verb == "retire":
+                asset_lifecycle.retire(session, asset, _actor(), utcnow())
+                print(f"asset {asset.id} ({asset.computer_name}) retired; its agent is refused from now on")
+            elif args.verb == "merge":
+                old = asset.replaces_asset_id
+                asset_lifecycle.merge(session, asset, _actor(), utcnow())
+                print(f"asset {asset.id} ({asset.computer_name}) merged: it took over {old} and its history")
+            else:
+                asset_lifecycle.reject(session, asset, _actor(), utcnow())
+                print(f"asset {asset.id} ({asset.computer_name}) rejected and retired")
+        except asset_lifecycle.LifecycleError as exc:
+            raise CliError(str(exc)) from None
     return 0
 
 
@@ -598,7 +625,7 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from lanet.server.serve import maintenance_loop, maintenance_pass
+    from lanet.server.maintenance import maintenance_loop, maintenance_pass
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [maintenance] %(message)s")
     if not args.loop:
@@ -613,19 +640,25 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
 
 # --- serve ----------------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from lanet.server.frontend import FrontEndError
     from lanet.server.serve import serve
 
     if bool(args.certfile) != bool(args.keyfile):
         raise CliError("--certfile and --keyfile go together")
-    serve(
-        args.host,
-        args.port,
-        workers=args.workers,
-        certfile=args.certfile,
-        keyfile=args.keyfile,
-        access_log=args.access_log,
-    )
-    return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [serve] %(message)s")
+    try:
+        return serve(
+            args.host,
+            args.port,
+            workers=args.workers,
+            certfile=args.certfile,
+            keyfile=args.keyfile,
+            access_log=args.access_log,
+        )
+    except (FrontEndError, ValueError) as exc:
+        raise CliError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaration per verb
@@ -656,7 +689,16 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaratio
     revoke.set_defaults(func=cmd_tokens_revoke)
 
     assets = sub.add_parser("assets", help="registered machines").add_subparsers(dest="verb", required=True)
+    for verb, text in (
+        ("retire", "take an asset out of service: its agent is refused on every endpoint"),
+        ("merge", "accept a possible replacement: it takes over the old asset and its history"),
+        ("reject", "refuse a possible replacement: it is retired, the old asset stays"),
+    ):
+        change = assets.add_parser(verb, help=text)
+        change.add_argument("asset_id")
+        change.set_defaults(func=cmd_assets_change)
     alist = assets.add_parser("list")
+    alist.add_argument("--all", action="store_true", help="retired assets too")
     alist.add_argument("--json", action="store_true")
     alist.set_defaults(func=cmd_assets_list)
 

@@ -1,71 +1,82 @@
-"""``lanet-server serve``: gunicorn (sync workers) where available, Werkzeug's server elsewhere.
+"""``lanet-server serve``: nginx in front, gunicorn's sync workers behind it, upkeep beside them.
 
-With certificates the server speaks HTTPS only and refuses anything below TLS 1.3. Gunicorn ignores
-``--ssl-version`` for that purpose, so the minimum is set in its ``ssl_context`` hook.
+This process only supervises. It writes the front end's configuration (:mod:`lanet.server.frontend`)
+into a private runtime folder, starts the application on a Unix socket in that folder
+(:mod:`lanet.server.appserver`), then nginx on the public address, then the maintenance loop, and
+waits. SIGTERM or Ctrl-C stops them in order (nginx first, so nothing new arrives; it finishes what
+is in flight), and if any of them dies the others are stopped and the exit status is 1, so the
+service manager restarts the whole set rather than leaving a front end without an application.
 """
 
+import contextlib
 import logging
 import os
-import ssl
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
-from typing import TYPE_CHECKING, Any
+import time
+from pathlib import Path
+from types import FrameType
 
-from flask import Flask
-
+from lanet.server.frontend import (
+    FrontEnd,
+    FrontEndError,
+    find_nginx,
+    prepare_runtime_dir,
+    render,
+    worker_user,
+)
 from lanet.server.settings import Settings
-
-if TYPE_CHECKING:
-    from lanet.server.db import Database
 
 log = logging.getLogger(__name__)
 
-
-def tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_3
-    context.load_cert_chain(certfile, keyfile)
-    return context
+#: How long the application may take to bind its socket at start.
+APP_START_TIMEOUT = 60.0
+#: How long each part may take to stop before it is killed.
+STOP_TIMEOUT = 15.0
 
 
-def maintenance_pass(db: "Database") -> None:
-    """One round of upkeep: silent assets marked offline, overdue commands expired, old sessions gone."""
-    from lanet.server.services.commands import expire_overdue
-    from lanet.server.services.telemetry import mark_offline
-    from lanet.server.services.users import purge_sessions
-
-    changed = mark_offline(db)
-    if changed:
-        log.info("%d asset(s) now offline", changed)
-    with db.session() as session:
-        expired = expire_overdue(session)
-        purge_sessions(session)
-    if expired:
-        log.info("%d command(s) expired before their asset came back", expired)
+def _runtime_dir() -> Path:
+    """A fresh private folder per run: two servers on one machine never share a socket."""
+    base = os.environ.get("LANET_RUNTIME_DIR") or None
+    if base:
+        Path(base).mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="lanet-serve-", dir=base))
 
 
-def maintenance_loop(settings: Settings, stop: threading.Event) -> None:
-    """Run :func:`maintenance_pass` every ``settings.maintenance_interval`` seconds until ``stop``."""
-    from lanet.server.db import Database
+def _die_with_parent() -> None:
+    """Run in each child before it starts: it gets SIGTERM if this supervisor dies, even by SIGKILL,
+    so no nginx is left holding the port with no application behind it (Linux prctl)."""
+    import ctypes
 
-    db = Database(settings.database_url)
-    while not stop.wait(settings.maintenance_interval):
-        try:
-            maintenance_pass(db)
-        except Exception:
-            log.exception("maintenance pass failed; retrying in %.0f s", settings.maintenance_interval)
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _spawn_maintenance() -> subprocess.Popen[bytes]:
-    """Gunicorn's master forks workers, so it must not run threads (a thread holding an import or
-    I/O lock at fork time deadlocks the child); upkeep runs in a process of its own instead."""
-    return subprocess.Popen([sys.executable, "-m", "lanet.server.cli", "maintenance", "--loop"])
+def _wait_for_socket(path: Path, app: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + APP_START_TIMEOUT
+    while not path.exists():
+        if app.poll() is not None:
+            raise FrontEndError(f"the application exited with status {app.returncode} before serving")
+        if time.monotonic() > deadline:
+            raise FrontEndError(f"the application did not open {path} within {APP_START_TIMEOUT:.0f} s")
+        time.sleep(0.05)
 
 
-def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
-    for proc in processes:
-        proc.terminate()
+def _stop(proc: subprocess.Popen[bytes] | None, sig: int) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(sig)
+    try:
+        proc.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        log.warning("pid %d did not stop within %.0f s; killed", proc.pid, STOP_TIMEOUT)
+        proc.kill()
+        proc.wait(5)
 
 
 def serve(
@@ -76,60 +87,65 @@ def serve(
     certfile: str | None = None,
     keyfile: str | None = None,
     access_log: bool = False,
-) -> None:
+) -> int:
+    """Run until SIGTERM/SIGINT (exit 0) or until a part dies (exit 1)."""
+    if sys.platform == "win32":
+        raise FrontEndError("the backend runs on Linux (nginx in front of gunicorn)")
     settings = Settings.from_env()
+    nginx = find_nginx()
+    runtime = _runtime_dir()
+    front = FrontEnd(
+        host=host,
+        port=port,
+        app_socket=runtime / "app.sock",
+        runtime_dir=runtime,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=settings.trusted_proxies,
+        certfile=os.path.abspath(certfile) if certfile else None,
+        keyfile=os.path.abspath(keyfile) if keyfile else None,
+        access_log=access_log,
+        max_connections=settings.max_connections,
+        max_connections_per_address=settings.max_connections_per_address,
+        worker_user=worker_user(),
+    )
+    stop = threading.Event()
+
+    def _request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    app = proxy = upkeep = None
     try:
-        from gunicorn.app.base import BaseApplication
-    except ImportError:  # Windows: no gunicorn
-        _serve_werkzeug(settings, host, port, certfile, keyfile)
-        return
-
-    from lanet.server.app import create_app
-
-    helpers: list[subprocess.Popen[bytes]] = []
-
-    class _Gunicorn(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            options: dict[str, Any] = {
-                "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-                "workers": workers or min(4, (os.cpu_count() or 1) + 1),
-                "worker_class": "sync",
-                "timeout": 60,
-                "graceful_timeout": 10,
-                "loglevel": "info",
-                "accesslog": "-" if access_log else None,
-                "errorlog": "-",
-                "when_ready": lambda _server: helpers.append(_spawn_maintenance()),
-                "on_exit": lambda _server: _stop_all(helpers),
-            }
-            if certfile and keyfile:
-                options.update(
-                    certfile=certfile,
-                    keyfile=keyfile,
-                    ssl_context=lambda _conf, _default: tls_context(certfile, keyfile),
-                )
-            if "control_socket_disable" in self.cfg.settings:
-                # Gunicorn 27's control socket is one per user: parallel servers would fight over it.
-                options["control_socket_disable"] = True
-            for key, value in options.items():
-                if value is not None:
-                    self.cfg.set(key, value)
-
-        def load(self) -> Flask:
-            return create_app(settings)
-
-    _Gunicorn().run()
-
-
-def _serve_werkzeug(
-    settings: Settings, host: str, port: int, certfile: str | None, keyfile: str | None
-) -> None:
-    from werkzeug.serving import run_simple
-
-    from lanet.server.app import create_app
-
-    threading.Thread(
-        target=maintenance_loop, args=(settings, threading.Event()), name="maintenance", daemon=True
-    ).start()
-    context = tls_context(certfile, keyfile) if certfile and keyfile else None
-    run_simple(host, port, create_app(settings), threaded=True, ssl_context=context)
+        prepare_runtime_dir(front)
+        front.config_file.write_text(render(front))
+        nginx_args = [nginx, "-p", str(runtime), "-c", str(front.config_file), "-e", "stderr"]
+        checked = subprocess.run([*nginx_args, "-t", "-q"], capture_output=True, text=True, check=False)
+        if checked.returncode != 0:
+            raise FrontEndError(f"nginx refused its configuration: {checked.stderr.strip()}")
+        app_args = [sys.executable, "-m", "lanet.server.appserver", "--socket", str(front.app_socket)]
+        app_args += ["--workers", str(workers or min(4, (os.cpu_count() or 1) + 1))]
+        if access_log:
+            app_args.append("--access-log")
+        app = subprocess.Popen(app_args, preexec_fn=_die_with_parent)  # noqa: PLW1509 - one thread here
+        _wait_for_socket(front.app_socket, app)
+        proxy = subprocess.Popen(nginx_args, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        upkeep = subprocess.Popen(
+            [sys.executable, "-m", "lanet.server.cli", "maintenance", "--loop"],
+            preexec_fn=_die_with_parent,  # noqa: PLW1509
+        )
+        scheme = "https" if front.tls else "http"
+        log.info("serving on %s://%s:%d (nginx in front of %s)", scheme, host, port, front.app_socket)
+        parts = {"nginx": proxy, "application": app, "maintenance": upkeep}
+        while not stop.wait(0.5):
+            died = next((name for name, proc in parts.items() if proc.poll() is not None), None)
+            if died is not None:
+                log.error("%s exited with status %s; stopping", died, parts[died].returncode)
+                return 1
+        return 0
+    finally:
+        _stop(proxy, signal.SIGQUIT)  # graceful: stop accepting, finish requests in flight
+        _stop(app, signal.SIGTERM)
+        _stop(upkeep, signal.SIGTERM)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        shutil.rmtree(runtime, ignore_errors=True)

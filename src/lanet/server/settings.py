@@ -4,6 +4,7 @@ The embedded default is a SQLite file under the data directory; ``LANET_DATABASE
 PostgreSQL (``postgresql+psycopg://user@host/db`` or the plain ``postgresql://`` form).
 """
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -70,6 +71,30 @@ def _load_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _positive_int(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a whole number") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1")
+    return value
+
+
+def parse_trusted_proxies(text: str) -> tuple[str, ...]:
+    """``LANET_TRUSTED_PROXIES``: addresses or CIDRs, separated by commas or spaces."""
+    networks = []
+    for item in text.replace(",", " ").split():
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"LANET_TRUSTED_PROXIES: {item!r} is not an address or CIDR") from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -83,6 +108,13 @@ class Settings:
     auth_failure_rate: RateLimit = field(default_factory=lambda: RateLimit(60, 60))
     telemetry_async_commit: bool = True
     maintenance_interval: float = 30.0
+    #: Proxies in front of ours whose X-Forwarded-For/-Proto are believed (CIDRs).
+    trusted_proxies: tuple[str, ...] = ()
+    #: Connections the front end holds at once (per nginx worker), and from one address.
+    max_connections: int = 4096
+    max_connections_per_address: int = 1000
+    #: A refresh credential unused for this many days expires (the agent must register again).
+    refresh_idle_days: int = 90
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -96,6 +128,10 @@ class Settings:
             "max_body_bytes": int(os.environ.get("LANET_MAX_BODY_BYTES", DEFAULT_MAX_BODY)),
             "heartbeat_interval": int(os.environ.get("LANET_HEARTBEAT_INTERVAL", DEFAULT_HEARTBEAT_INTERVAL)),
             "telemetry_async_commit": os.environ.get("LANET_TELEMETRY_ASYNC_COMMIT", "1") != "0",
+            "trusted_proxies": parse_trusted_proxies(os.environ.get("LANET_TRUSTED_PROXIES", "")),
+            "max_connections": _positive_int("LANET_MAX_CONNECTIONS", 4096),
+            "max_connections_per_address": _positive_int("LANET_MAX_CONNECTIONS_PER_ADDRESS", 1000),
+            "refresh_idle_days": _positive_int("LANET_REFRESH_IDLE_DAYS", 90),
         }
         for name, env in (
             ("register_rate", "LANET_RATE_REGISTER"),

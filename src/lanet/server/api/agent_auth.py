@@ -5,11 +5,13 @@ guessing tokens from one address gets slow without costing valid agents a databa
 """
 
 from flask import request
+from sqlalchemy import select
 
 from lanet.protocol.claims import AgentClaims
 from lanet.protocol.errors import ErrorCode
 from lanet.server.api.errors import ApiError
-from lanet.server.models.base import utcnow
+from lanet.server.models import Asset
+from lanet.server.models.base import table_of, utcnow
 from lanet.server.services import ratelimit
 from lanet.server.services.credentials import AgentAuthError, verify_agent_jwt
 from lanet.server.state import state
@@ -34,7 +36,10 @@ def count_failure(code: ErrorCode, message: str) -> ApiError:
     return ApiError(401, code, message, headers={"WWW-Authenticate": 'Bearer realm="lanet-agent"'})
 
 
-def require_agent() -> AgentClaims:
+def require_agent(*, asset_checked_by_caller: bool = False) -> AgentClaims:
+    """The caller's verified claims; its asset must exist, be in service, and not have been
+    registered again or revoked since the JWT was issued. The heartbeat folds that check into its
+    own statement (``asset_checked_by_caller``) and asks :func:`refusal_for` only when it fails."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -42,9 +47,32 @@ def require_agent() -> AgentClaims:
             ErrorCode.AUTH_REQUIRED, "Send the agent token as 'Authorization: Bearer <token>'"
         )
     try:
-        return verify_agent_jwt(state().keys, token.strip())
+        claims = verify_agent_jwt(state().keys, token.strip())
     except AgentAuthError as exc:
         raise count_failure(exc.code, exc.message) from None
+    if not asset_checked_by_caller:
+        problem = refusal_for(claims)
+        if problem is not None:
+            raise problem
+    return claims
+
+
+def refusal_for(claims: AgentClaims) -> ApiError | None:
+    """Why a well-signed JWT no longer admits its agent, or None when it does."""
+    assets = table_of(Asset)
+    with state().db.engine.connect() as conn:
+        row = conn.execute(
+            select(assets.c.retired_at, assets.c.auth_epoch).where(assets.c.id == claims.asset_id)
+        ).first()
+    if row is None:
+        return count_failure(ErrorCode.AUTH_INVALID, "This asset is no longer registered")
+    if row.retired_at is not None:
+        return count_failure(ErrorCode.ASSET_RETIRED, "This asset was retired")
+    if claims.iat < row.auth_epoch:
+        return count_failure(
+            ErrorCode.AUTH_INVALID, "This agent token was replaced by a newer registration or revoked"
+        )
+    return None
 
 
 def require_own_asset(claims: AgentClaims, asset_id: str) -> None:

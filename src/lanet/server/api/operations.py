@@ -3,6 +3,7 @@ records the operation for the OpenAPI document, so the document cannot drift fro
 """
 
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,7 +75,9 @@ def parse_json_body(model: type[ModelT]) -> ModelT:
     if not raw.strip():
         raise ApiError(400, ErrorCode.MALFORMED_JSON, "The request body is empty; send a JSON object")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _NotStorableNumberError as exc:
+        raise ApiError(400, ErrorCode.MALFORMED_JSON, f"The body is not valid JSON: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ApiError(
             400,
@@ -90,6 +93,23 @@ def parse_json_body(model: type[ModelT]) -> ModelT:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc) from None
+
+
+class _NotStorableNumberError(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> float:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are JavaScript, not JSON (RFC 8259 §6)."""
+    raise _NotStorableNumberError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    """``1e400`` is valid JSON but no double holds it: Python would read it as infinity."""
+    value = float(text)
+    if math.isinf(value):
+        raise _NotStorableNumberError(f"the number {text[:40]} is too large for a 64-bit float")
+    return value
 
 
 def _bad_text(value: str) -> bool:

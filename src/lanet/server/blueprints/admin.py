@@ -11,7 +11,7 @@ from flask import request
 from pydantic import Field, ValidationError
 from sqlalchemy import select
 
-from lanet.protocol.common import Timestamp, WireModel
+from lanet.protocol.common import FreeJson, Timestamp, WireModel
 from lanet.protocol.config_updates import UnknownConfigKeyError
 from lanet.protocol.errors import ErrorCode
 from lanet.protocol.tickets import TicketComment, TicketDetail, TicketView
@@ -79,7 +79,7 @@ class ConfigChangeRequest(WireModel):
     scope: Literal["client", "site", "asset"]
     id: str = Field(min_length=1, max_length=255, description="id (or, for a client, its name)")
     key: str = Field(min_length=1, max_length=64)
-    value: Any
+    value: FreeJson
 
 
 class ConfigChangeDone(WireModel):

@@ -1,5 +1,7 @@
 """The agent API (seed: "APIs disponibles para el agente") and our additions for agents."""
 
+from datetime import timedelta
+
 from flask import request
 from pydantic import Field
 
@@ -14,13 +16,19 @@ from lanet.protocol.registration import (
     RegisterRequest,
     RegisterResponse,
 )
-from lanet.server.api.agent_auth import client_ip, count_failure, require_agent, require_own_asset
+from lanet.server.api.agent_auth import (
+    client_ip,
+    count_failure,
+    refusal_for,
+    require_agent,
+    require_own_asset,
+)
 from lanet.server.api.errors import ApiError
 from lanet.server.api.operations import ApiBlueprint
 from lanet.server.models import Asset
 from lanet.server.models.base import utcnow
-from lanet.server.services import commands, ratelimit, registration, telemetry
-from lanet.server.services.credentials import issue_agent_jwt, refresh_matches
+from lanet.server.services import asset_lifecycle, commands, ratelimit, registration, telemetry
+from lanet.server.services.credentials import issue_agent_jwt
 from lanet.server.services.inventory import apply_inventory
 from lanet.server.settings import RateLimit
 from lanet.server.state import state
@@ -91,7 +99,7 @@ def register_with_token(body: RegisterRequest) -> RegisterResponse:
 def heartbeat(body: HeartbeatRequest) -> HeartbeatResponse:
     """Stores the status as the asset's current state and as a metric sample, opens and resolves
     alerts, stores logs. A repeated ``message_id`` is acknowledged without being stored twice."""
-    claims = require_agent()
+    claims = require_agent(asset_checked_by_caller=True)
     require_own_asset(claims, body.asset_id)
     app = state()
     try:
@@ -101,9 +109,12 @@ def heartbeat(body: HeartbeatRequest) -> HeartbeatResponse:
             body,
             ip_address=client_ip(),
             rate=app.settings.agent_rate,
+            issued_at=claims.iat,
         )
     except telemetry.AssetGoneError:
-        raise ApiError(401, ErrorCode.AUTH_INVALID, "This asset is no longer registered") from None
+        raise refusal_for(claims) or ApiError(
+            401, ErrorCode.AUTH_INVALID, "This asset is no longer registered"
+        ) from None
     if isinstance(result, telemetry.RateLimited):
         raise ApiError(
             429,
@@ -122,27 +133,38 @@ def heartbeat(body: HeartbeatRequest) -> HeartbeatResponse:
     errors=(401,),
 )
 def refresh_token(body: RefreshRequest) -> RefreshResponse:
-    """For an agent whose JWT is near or past expiry; never creates an asset."""
+    """For an agent whose JWT is near or past expiry; never creates an asset. The refresh credential
+    rotates: the answer carries the next one, and the one presented stops working."""
     app = state()
     _limit(f"refresh:{client_ip()}")
-    with app.db.sessions() as session:  # read-only: no write lock held while counting a failure
-        asset = session.get(Asset, body.asset_id)
-        valid = (
-            asset is not None
-            and asset.retired_at is None
-            and refresh_matches(app.keys, body.refresh_token, asset.refresh_digest)
+    now = utcnow()
+    with app.db.session() as session:
+        outcome = asset_lifecycle.refresh(
+            session,
+            app.keys,
+            body.asset_id,
+            body.refresh_token,
+            now,
+            idle=timedelta(days=app.settings.refresh_idle_days),
+            identity_secret=body.identity_secret,
+            ip_address=client_ip(),
         )
-    if not valid or asset is None:
-        raise count_failure(ErrorCode.REFRESH_INVALID, "The refresh credential is not valid for this asset")
-    token, expires = issue_agent_jwt(
-        app.keys,
-        asset_id=asset.id,
-        client_id=asset.client_id,
-        site_id=asset.site_id,
-        computer_name=asset.computer_name,
-        now=utcnow(),
-    )
-    return RefreshResponse(agent_token=token, token_expires_at=expires)
+        if isinstance(outcome, asset_lifecycle.Refreshed):
+            asset = outcome.asset
+            token, expires = issue_agent_jwt(
+                app.keys,
+                asset_id=asset.id,
+                client_id=asset.client_id,
+                site_id=asset.site_id,
+                computer_name=asset.computer_name,
+                now=now,
+                auth_epoch=asset.auth_epoch,
+            )
+            return RefreshResponse(
+                agent_token=token, token_expires_at=expires, refresh_token=outcome.refresh_token
+            )
+    # The refusal (and a revocation it caused) is committed before it is counted and answered.
+    raise count_failure(outcome.code, outcome.message)
 
 
 class InventoryUpload(WireModel):

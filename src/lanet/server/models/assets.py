@@ -33,9 +33,26 @@ STATUS_OFFLINE = "offline"
 STATUS_NEVER = "registered"
 
 
+_PRIMARY = "replaces_asset_id IS NULL AND retired_at IS NULL"
+
+
 class Asset(Base):
+    """One machine. A machine that registers again without proving it is the one registered before
+    (its identity secret) becomes a new asset that ``replaces_asset_id`` the old one, until a
+    technician merges it (it takes over the old asset's history) or rejects it (it is retired). So
+    a fingerprint is unique among the live, undisputed assets of a client, not among all."""
+
     __tablename__ = "assets"
-    __table_args__ = (UniqueConstraint("client_id", "fingerprint"),)
+    __table_args__ = (
+        Index(
+            "uq_assets_client_id_fingerprint",
+            "client_id",
+            "fingerprint",
+            unique=True,
+            sqlite_where=text(_PRIMARY),
+            postgresql_where=text(_PRIMARY),
+        ),
+    )
 
     id: Mapped[str] = uuid_pk()
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
@@ -54,6 +71,23 @@ class Asset(Base):
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
     retired_at: Mapped[datetime | None]
     refresh_digest: Mapped[str | None] = mapped_column(String(64))
+
+    # Credentials. The identity secret is made by the agent before its first registration and proves
+    # a later one (public identifiers never do). The refresh credential rotates on every use; the one
+    # it replaced works once more within a short grace (a lost answer), and any replaced one presented
+    # after that revokes the asset's credentials.
+    # A JWT whose ``iat`` is before ``auth_epoch`` (a newer registration, a retirement, a revocation)
+    # is refused.
+    identity_digest: Mapped[str | None] = mapped_column(String(64))
+    spent_refresh_digests: Mapped[list[Any] | None] = mapped_column(
+        JSONType, doc="digests of the last refresh credentials replaced, newest first"
+    )
+    refresh_rotated_at: Mapped[datetime | None]
+    refresh_used_at: Mapped[datetime | None]
+    auth_epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    replaces_asset_id: Mapped[str | None] = mapped_column(
+        ForeignKey("assets.id", ondelete="SET NULL"), index=True
+    )
 
     # Current state, written by each heartbeat.
     agent_status: Mapped[str] = mapped_column(String(16), default=STATUS_NEVER, index=True)

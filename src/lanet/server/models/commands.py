@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lanet.server.models.assets import Asset
@@ -35,7 +35,7 @@ class Command(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     result_at: Mapped[datetime | None]
-    exit_code: Mapped[int | None] = mapped_column(Integer)
+    exit_code: Mapped[int | None] = mapped_column(BigInteger, doc="POSIX signed, Windows unsigned 32-bit")
     stdout: Mapped[str | None] = mapped_column(Text)
     stderr: Mapped[str | None] = mapped_column(Text)
     stdout_truncated: Mapped[bool] = mapped_column(Boolean, default=False)

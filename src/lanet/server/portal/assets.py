@@ -101,6 +101,7 @@ def asset(asset_id: str) -> str:
             )
         )
         asset_tickets, open_count = tickets.for_asset(session, item.id, limit=50)
+        replaces = session.get(Asset, item.replaces_asset_id) if item.replaces_asset_id else None
         commands = []
         if viewer.is_staff:
             commands = list(
@@ -114,6 +115,7 @@ def asset(asset_id: str) -> str:
         return render_template(
             "portal/asset.html",
             asset=item,
+            replaces=replaces,
             hardware=_hardware_rows(item.hardware or {}),
             software=software,
             software_total=software_total,

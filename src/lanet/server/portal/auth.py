@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Response, abort, g, redirect, render_template, request, url_for
 
@@ -79,12 +79,17 @@ def staff_required(view: F) -> F:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path inside the portal: never an absolute URL an attacker chose."""
-    if target:
+    """Only a path inside the portal: never an absolute URL an attacker chose, and nothing that could
+    end the ``Location`` header early (CR/LF, raw or percent-encoded) or be read as another host."""
+    if target and _plain_path(target) and _plain_path(unquote(target)):
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and parts.path.startswith("/portal/") and "\\" not in target:
+        if not parts.scheme and not parts.netloc and parts.path.startswith("/portal/"):
             return target
     return url_for("portal.assets")
+
+
+def _plain_path(text: str) -> bool:
+    return "\\" not in text and not text.startswith("//") and all(" " <= ch != "\x7f" for ch in text)
 
 
 def _cookie_options() -> dict[str, Any]:

@@ -37,6 +37,9 @@ NOTICES: dict[str, tuple[str, str]] = {
     "token_revoked": ("Token desactivado.", "ok"),
     "queued": ("Script en cola; se ejecuta en el próximo heartbeat del equipo.", "ok"),
     "config_saved": ("Configuración enviada; los equipos la aplican en su próximo heartbeat.", "ok"),
+    "asset_retired": ("Equipo retirado: su agente ya no puede conectarse.", "ok"),
+    "asset_rejected": ("Reemplazo rechazado: el equipo nuevo quedó retirado.", "ok"),
+    "asset_merged": ("Equipos fusionados: este equipo conserva el historial del anterior.", "ok"),
 }
 
 
@@ -49,7 +52,10 @@ def back(endpoint: str, notice: str, **values: Any) -> Response:
 @bp.before_request
 def refuse_control_text() -> tuple[str, int] | None:
     """A NUL in a form or query value is never text a person typed, and PostgreSQL cannot store it:
-    refuse the request whole, before anything is written (as the API does)."""
+    refuse the request whole, before anything is written (as the API does). In a path it names no
+    page at all."""
+    if "\x00" in request.path:
+        return error_page(404)
     for values in (request.args, request.form):
         for value in values.values():
             if "\x00" in value:
@@ -87,4 +93,9 @@ def error_page(status: int) -> tuple[str, int]:
         404: gettext("No encontrado"),
         405: gettext("Método no permitido"),
     }
-    return render_template("portal/error.html", status=status, title=titles.get(status, str(status))), status
+    # Rendered for paths no portal route matched too, where the blueprint's context processor does
+    # not run: the page's helpers are passed in explicitly.
+    page = render_template(
+        "portal/error.html", status=status, title=titles.get(status, str(status)), **page_context()
+    )
+    return page, status

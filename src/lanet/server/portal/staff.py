@@ -21,7 +21,7 @@ from lanet.server.portal.auth import staff_required
 from lanet.server.portal.blueprint import back, bp
 from lanet.server.portal.i18n import gettext
 from lanet.server.portal.scope import asset_for, get_or_404
-from lanet.server.services import commands, config_push, tokens
+from lanet.server.services import asset_lifecycle, commands, config_push, tokens
 from lanet.server.state import state
 
 
@@ -107,6 +107,30 @@ def token_revoke(token_id: str) -> Response:
         record = get_or_404(session, InstallToken, token_id)
         tokens.revoke_token(session, record, g.viewer.actor)
     return back("portal.token_page", "token_revoked", token_id=token_id)
+
+
+# --- asset lifecycle ------------------------------------------------------------------------------
+@bp.route("/assets/<asset_id>/lifecycle", methods=["POST"])
+@staff_required
+def asset_lifecycle_change(asset_id: str) -> Any:
+    """Retire an asset, or merge or reject a possible replacement (the asset page's buttons)."""
+    action = request.form.get("action", "")
+    steps = {
+        "retire": asset_lifecycle.retire,
+        "merge": asset_lifecycle.merge,
+        "reject": asset_lifecycle.reject,
+    }
+    if action not in steps or request.form.get("confirm") != "yes":
+        return render_template("portal/error.html", status=422, title=gettext("Confirme la acción.")), 422
+    with state().db.session() as session:
+        item = asset_for(session, g.viewer, asset_id)
+        try:
+            steps[action](session, item, g.viewer.actor, utcnow())
+        except asset_lifecycle.LifecycleError as exc:
+            return render_template("portal/error.html", status=409, title=str(exc)), 409
+    if action == "merge":
+        return back("portal.asset", "asset_merged", asset_id=asset_id)
+    return back("portal.assets", "asset_retired" if action == "retire" else "asset_rejected")
 
 
 # --- scripts --------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ compared in constant time.
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from pydantic import ValidationError
@@ -27,6 +27,7 @@ class Keys:
         self._install = hmac.new(master, b"lanet/install-token", hashlib.sha256).digest()
         self._refresh = hmac.new(master, b"lanet/refresh-token", hashlib.sha256).digest()
         self._api = hmac.new(master, b"lanet/api-key", hashlib.sha256).digest()
+        self._identity = hmac.new(master, b"lanet/agent-identity", hashlib.sha256).digest()
         self.jwt = hmac.new(master, b"lanet/agent-jwt", hashlib.sha256).digest()
 
     def install_digest(self, token: str) -> str:
@@ -38,29 +39,49 @@ class Keys:
     def refresh_digest(self, token: str) -> str:
         return hmac.new(self._refresh, token.encode(), hashlib.sha256).hexdigest()
 
+    def identity_digest(self, secret: str) -> str:
+        return hmac.new(self._identity, secret.encode(), hashlib.sha256).hexdigest()
+
 
 def new_refresh_token() -> str:
     return "lrt_" + secrets.token_urlsafe(32)
 
 
-def refresh_matches(keys: Keys, presented: str, stored_digest: str | None) -> bool:
+def digest_matches(presented_digest: str, stored_digest: str | None) -> bool:
+    """Constant-time comparison of two digests; nothing stored matches nothing."""
     if not stored_digest:
         return False
-    return hmac.compare_digest(keys.refresh_digest(presented), stored_digest)
+    return hmac.compare_digest(presented_digest, stored_digest)
+
+
+def refresh_matches(keys: Keys, presented: str, stored_digest: str | None) -> bool:
+    return digest_matches(keys.refresh_digest(presented), stored_digest)
 
 
 def issue_agent_jwt(
-    keys: Keys, *, asset_id: str, client_id: str, site_id: str, computer_name: str, now: datetime
+    keys: Keys,
+    *,
+    asset_id: str,
+    client_id: str,
+    site_id: str,
+    computer_name: str,
+    now: datetime,
+    auth_epoch: int = 0,
 ) -> tuple[str, datetime]:
-    """Sign the seed's claims; returns the token and its expiry."""
-    expires = now + AGENT_JWT_LIFETIME
+    """Sign the seed's claims; returns the token and its expiry.
+
+    ``iat`` is never before the asset's ``auth_epoch``: a registration moves the epoch past every JWT
+    issued before it (even one issued in the same second), and the new JWT starts at the epoch.
+    """
+    issued = max(int(now.timestamp()), auth_epoch)
+    expires = datetime.fromtimestamp(issued, UTC) + AGENT_JWT_LIFETIME
     claims = AgentClaims(
         asset_id=asset_id,
         client_id=client_id,
         site_id=site_id,
         computer_name=computer_name,
         type="agent",
-        iat=int(now.timestamp()),
+        iat=issued,
         exp=int(expires.timestamp()),
     )
     return jwt.encode(claims.model_dump(), keys.jwt, algorithm=JWT_ALGORITHM), expires
@@ -80,7 +101,7 @@ def verify_agent_jwt(keys: Keys, token: str, leeway: timedelta = timedelta(secon
             token,
             keys.jwt,
             algorithms=[JWT_ALGORITHM],
-            options={"require": ["exp", "iat"]},
+            options={"require": ["exp", "iat", "type"]},
             leeway=leeway,
         )
     except jwt.ExpiredSignatureError:
@@ -92,6 +113,12 @@ def verify_agent_jwt(keys: Keys, token: str, leeway: timedelta = timedelta(secon
     except ValidationError:
         raise AgentAuthError(ErrorCode.AUTH_INVALID, "The token is not an agent token") from None
     return claims
+
+
+def next_epoch(current: int, now: datetime) -> int:
+    """An ``auth_epoch`` after every JWT issued so far for the asset (they all have ``iat`` <= current
+    epoch or <= now)."""
+    return max(current + 1, int(now.timestamp()) + 1)
 
 
 def expires_after(now: datetime, days: int | None) -> datetime | None:

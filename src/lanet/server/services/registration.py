@@ -1,10 +1,12 @@
 """``POST /agents/register-with-token``: the seed's registration flow.
 
 Every attempt, good or refused, is written to ``agent_token_usage_history`` and to the audit log in
-the same transaction as its outcome. The same machine (same fingerprint within the token's client)
-gets its existing asset back with fresh credentials, never a duplicate.
+the same transaction as its outcome. The same machine (same fingerprint within the token's client,
+proven by the identity secret its agent made) gets its existing asset back with fresh credentials,
+never a duplicate; one that only looks the same gets a new asset marked as a possible replacement.
 """
 
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -18,7 +20,13 @@ from lanet.server.db import Database
 from lanet.server.models import Asset, InstallToken, TokenUsage
 from lanet.server.models.base import utcnow
 from lanet.server.services import audit, config_push
-from lanet.server.services.credentials import Keys, issue_agent_jwt, new_refresh_token
+from lanet.server.services.credentials import (
+    Keys,
+    digest_matches,
+    issue_agent_jwt,
+    new_refresh_token,
+    next_epoch,
+)
 from lanet.server.services.inventory import apply_inventory, fingerprint
 from lanet.server.services.tokens import token_state
 
@@ -134,18 +142,13 @@ def _register_with_token(session: Session, keys: Keys, attempt: _Request) -> Reg
         return ErrorCode.TOKEN_INVALID
 
     fp = fingerprint(hw)
-    asset = session.scalars(
-        select(Asset).where(Asset.client_id == token.client_id, Asset.fingerprint == fp)
-    ).first()
-    state = token_state(token, utcnow())
+    now = utcnow()
+    identity = keys.identity_digest(attempt.body.identity_secret) if attempt.body.identity_secret else None
+    asset, disputed = _known_machine(session, token.client_id, fp, identity)
+    state = token_state(token, now)
     # A machine repeating the registration that used up a single-use token (its first answer was
-    # lost on the way back) is not refused: it gets its own asset again.
-    repeat_of_last_use = (
-        state == "used"
-        and asset is not None
-        and asset.retired_at is None
-        and _last_asset_of(session, token) == asset.id
-    )
+    # lost on the way back) is not refused: it gets its own asset again, if it proves it is that one.
+    repeat_of_last_use = state == "used" and asset is not None and _last_asset_of(session, token) == asset.id
     if state != "active" and not repeat_of_last_use:
         code = _REFUSALS[state]
         _record_attempt(session, token, attempt, code)
@@ -156,19 +159,26 @@ def _register_with_token(session: Session, keys: Keys, attempt: _Request) -> Reg
         asset = Asset(
             client_id=token.client_id,
             site_id=token.site_id,
-            fingerprint=fp,
+            # A disputed machine waits for a technician under a placeholder fingerprint of its own:
+            # the real one stays with the asset it may be replacing.
+            fingerprint=fp if disputed is None else _placeholder_fingerprint(),
             computer_name=hw.computer_name,
             heartbeat_interval=attempt.default_interval,
+            identity_digest=identity,
+            replaces_asset_id=disputed.id if disputed is not None else None,
         )
         session.add(asset)
     else:
         asset.site_id = token.site_id
-        asset.retired_at = None
     asset.agent_version = attempt.body.agent_version
     asset.ip_address = attempt.caller.ip_address
-    apply_inventory(session, asset, hw, utcnow())
+    apply_inventory(session, asset, hw, now)
     refresh = new_refresh_token()
     asset.refresh_digest = keys.refresh_digest(refresh)
+    asset.spent_refresh_digests = None
+    asset.refresh_rotated_at = asset.refresh_used_at = now
+    # Every JWT issued before this registration stops working.
+    asset.auth_epoch = next_epoch(asset.auth_epoch or 0, now)
     session.flush()
 
     effective = config_push.effective_overrides(
@@ -180,15 +190,17 @@ def _register_with_token(session: Session, keys: Keys, attempt: _Request) -> Reg
 
     if not repeat_of_last_use:
         token.usage_count += 1
-    token.last_used_at = utcnow()
-    _record_attempt(session, token, attempt, "reregistered" if reregistered else "registered", asset.id)
+    token.last_used_at = now
+    outcome = "reregistered" if reregistered else ("possible_replacement" if disputed else "registered")
+    _record_attempt(session, token, attempt, outcome, asset.id)
     agent_token, expires = issue_agent_jwt(
         keys,
         asset_id=asset.id,
         client_id=asset.client_id,
         site_id=asset.site_id,
         computer_name=asset.computer_name,
-        now=utcnow(),
+        now=now,
+        auth_epoch=asset.auth_epoch,
     )
     config = config_push.registration_config(
         session.connection(),
@@ -210,7 +222,37 @@ def _register_with_token(session: Session, keys: Keys, attempt: _Request) -> Reg
         refresh_token=refresh,
         token_expires_at=expires,
         existing_asset=reregistered,
+        replaces_asset_id=asset.replaces_asset_id,
     )
+
+
+def _known_machine(
+    session: Session, client_id: str, fp: str, identity: str | None
+) -> tuple[Asset | None, Asset | None]:
+    """The asset this machine proves to be, and otherwise the live asset it only looks like.
+
+    Proof is the identity secret the agent made before its first registration. Public identifiers
+    (machine id, serial number, MAC: shown on the portal, readable by any local user) only say
+    which asset a newcomer may be replacing: osquery/Fleet's enrollment secret plays the same role.
+    The agent's own earlier disputed registrations (it has a secret by then) are found by that secret.
+    """
+    live = select(Asset).where(Asset.client_id == client_id, Asset.retired_at.is_(None))
+    primary = session.scalars(
+        live.where(Asset.fingerprint == fp, Asset.replaces_asset_id.is_(None)).with_for_update()
+    ).first()
+    if identity is not None:
+        if primary is not None and digest_matches(identity, primary.identity_digest):
+            return primary, None
+        pending = session.scalars(
+            live.where(Asset.replaces_asset_id.is_not(None), Asset.identity_digest == identity)
+        ).first()
+        if pending is not None:
+            return pending, None
+    return None, primary
+
+
+def _placeholder_fingerprint() -> str:
+    return "pending:" + secrets.token_hex(28)
 
 
 def _last_asset_of(session: Session, token: InstallToken) -> str | None:

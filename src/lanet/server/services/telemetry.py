@@ -41,7 +41,7 @@ commands_table = table_of(CommandRow)
 
 
 class AssetGoneError(Exception):
-    """The JWT names an asset that no longer exists or was retired."""
+    """The JWT names an asset that no longer exists, was retired, or was issued new credentials."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ WITH a AS (
             WHEN %(applied)s::int > config_revision_pending THEN config_revision_pending
             WHEN %(applied)s::int > config_revision_applied THEN %(applied)s::int
             ELSE config_revision_applied END
-    WHERE id = %(asset_id)s AND retired_at IS NULL
+    WHERE id = %(asset_id)s AND retired_at IS NULL AND auth_epoch <= %(issued_at)s
     RETURNING client_id, site_id, rate_window_count, config_revision_pending, config_revision_applied,
               heartbeat_interval,
               (SELECT count(*) FROM commands c
@@ -98,6 +98,18 @@ rate-limit counter and config acknowledgement, the metric sample (skipped when o
 for a replayed ``message_id``) and the logs (only with a fresh sample)."""
 
 
+#: How far back an agent may date a sample it kept while the backend was unreachable.
+OLDEST_SAMPLE = timedelta(days=30)
+
+
+def sample_time(sent_at: datetime | None, now: datetime) -> datetime:
+    """The agent's clock dates a sample (it may have waited in the outbox), within the server's
+    bounds: never in the future, never older than :data:`OLDEST_SAMPLE` (a wrong clock, not history)."""
+    if sent_at is None or sent_at > now or sent_at < now - OLDEST_SAMPLE:
+        return now
+    return sent_at
+
+
 def _params(
     asset_id: str, body: HeartbeatRequest, ip_address: str | None, now: datetime, rate: RateLimit
 ) -> dict[str, Any]:
@@ -123,7 +135,7 @@ def _params(
         "ip_address": ip_address,
         "agent_version": body.agent_version,
         "message_id": body.message_id,
-        "sampled_at": body.sent_at or now,
+        "sampled_at": sample_time(body.sent_at, now),
         "extra": extra,
     }
 
@@ -135,9 +147,12 @@ def record_heartbeat(
     *,
     ip_address: str | None,
     rate: RateLimit,
+    issued_at: int,
 ) -> HeartbeatResponse | RateLimited:
+    """``issued_at`` is the JWT's ``iat``: a token older than the asset's ``auth_epoch`` writes nothing."""
     now = utcnow()
     params = _params(asset_id, body, ip_address, now, rate)
+    params["issued_at"] = issued_at
     postgres = db.engine.dialect.name == "postgresql"
     # Alerts take several statements that must commit together with the sample (a replay would
     # skip them), so a heartbeat carrying alerts runs in a transaction on the durable engine.
@@ -201,7 +216,11 @@ def _write_sqlite(conn: Connection, params: dict[str, Any], body: HeartbeatReque
     applied = params["applied"]
     row = conn.execute(
         update(assets)
-        .where(assets.c.id == params["asset_id"], assets.c.retired_at.is_(None))
+        .where(
+            assets.c.id == params["asset_id"],
+            assets.c.retired_at.is_(None),
+            assets.c.auth_epoch <= params["issued_at"],
+        )
         .values(
             last_seen=params["now"],
             agent_status=case((assets.c.open_alerts > 0, STATUS_WARNING), else_=STATUS_ONLINE),

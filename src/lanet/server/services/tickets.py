@@ -19,6 +19,7 @@ from lanet.protocol.tickets import (
     TicketFromAgent,
     TicketView,
     format_ticket_number,
+    parse_ticket_number,
 )
 from lanet.protocol.tickets import (
     TicketComment as CommentView,
@@ -166,9 +167,12 @@ def find(
     query = select(Ticket).options(
         selectinload(Ticket.comments), selectinload(Ticket.events), selectinload(Ticket.attachments)
     )
-    ref = ref.strip().upper()
-    if ref.startswith("TKT-") and ref[4:].isdigit():
-        query = query.where(Ticket.number == int(ref[4:]))
+    ref = ref.strip()
+    number = parse_ticket_number(ref, prefixed=True)
+    if number is not None:
+        query = query.where(Ticket.number == number)
+    elif ref.upper().startswith("TKT-"):
+        return None  # a number no ticket can have
     else:
         query = query.where(Ticket.id == ref.lower())
     if asset_id is not None:
@@ -201,9 +205,10 @@ def for_asset(
 
 
 def number_of(text: str) -> int:
-    """The number a search text names (``TKT-000012``, ``12``), or -1 when it names none."""
-    digits = text.upper().removeprefix("TKT-").lstrip("0")
-    return int(digits) if digits.isdigit() else -1
+    """The number a search text names (``TKT-000012``, ``12``), or -1 when it names none (a phone
+    number is text to find, not a ticket number beyond what the column holds)."""
+    number = parse_ticket_number(text)
+    return -1 if number is None else number
 
 
 def add_comment(

@@ -1,0 +1,36 @@
+"""Periodic upkeep of the backend: silent assets marked offline, overdue commands expired, old
+sessions removed. ``lanet-server serve`` runs it in a process of its own (``maintenance --loop``)."""
+
+import logging
+import threading
+
+from lanet.server.db import Database
+from lanet.server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def maintenance_pass(db: Database) -> None:
+    """One round of upkeep."""
+    from lanet.server.services.commands import expire_overdue
+    from lanet.server.services.telemetry import mark_offline
+    from lanet.server.services.users import purge_sessions
+
+    changed = mark_offline(db)
+    if changed:
+        log.info("%d asset(s) now offline", changed)
+    with db.session() as session:
+        expired = expire_overdue(session)
+        purge_sessions(session)
+    if expired:
+        log.info("%d command(s) expired before their asset came back", expired)
+
+
+def maintenance_loop(settings: Settings, stop: threading.Event) -> None:
+    """Run :func:`maintenance_pass` every ``settings.maintenance_interval`` seconds until ``stop``."""
+    db = Database(settings.database_url)
+    while not stop.wait(settings.maintenance_interval):
+        try:
+            maintenance_pass(db)
+        except Exception:
+            log.exception("maintenance pass failed; retrying in %.0f s", settings.maintenance_interval)
