@@ -78,6 +78,7 @@ def main() -> None:
                 token,
                 "--home",
                 str(home),
+                "--allow-insecure-http",
             ],
             check=True,
             capture_output=True,

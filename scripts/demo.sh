@@ -53,7 +53,9 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 
-"$agent" register --server "$api" --token "$token" --home "$agent_home"
+# The demo's backend listens on loopback over plain http: the agent's development switch allows that
+# (and warns at every start). Real installations use https with TLS 1.3.
+"$agent" register --server "$api" --token "$token" --home "$agent_home" --allow-insecure-http
 asset_id="$("$agent" status --home "$agent_home" --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["asset_id"])')"
 
 cat <<INFO

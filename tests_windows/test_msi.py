@@ -115,6 +115,7 @@ def msi() -> tuple[str, str]:
 def test_install_upgrade_uninstall(msi: tuple[str, str], tmp_path: Path) -> None:
     first, upgrade = msi
     server, token = os.environ["LANET_LANE_SERVER"], os.environ["LANET_LANE_TOKEN"]
+    INSECURE = (f"SERVER={server}", "ALLOW_INSECURE_HTTP=1")  # noqa: N806 - read as a constant
     assert winservice.status() is None and not _products()
 
     # Without a server and token the install refuses before touching the machine.
@@ -122,16 +123,22 @@ def test_install_upgrade_uninstall(msi: tuple[str, str], tmp_path: Path) -> None
     # (Windows writes the condition's message to the log; Wine's installer only fails.)
     assert _msiexec("/i", first, log=log) == 1603
     assert "LaunchConditions" in _log_text(log) and not _products()
+    # A plain http backend is refused unless the development switch says otherwise (the lane's
+    # server is plain http on loopback): the install rolls back.
+    log = tmp_path / "plain-http.log"
+    # (Windows answers 1603, fatal error; Wine's installer 1627, function failed.)
+    assert _msiexec("/i", first, f"SERVER={server}", f"TOKEN={token}", log=log) in (1603, 1627)
+    assert not (BIN / "agent.exe").exists() and winservice.status() is None and not _products()
+    assert "plain http" in (ROOT / "logs" / "agent.log").read_text(encoding="utf-8")
     # A refused token fails the install, which rolls back: no program, no service, no product.
     log = tmp_path / "bad-token.log"
-    # (Windows answers 1603, fatal error; Wine's installer 1627, function failed.)
-    assert _msiexec("/i", first, f"SERVER={server}", "TOKEN=LANET-AAAA-BBBB-CCCCCC", log=log) in (1603, 1627)
+    assert _msiexec("/i", first, *INSECURE, "TOKEN=LANET-AAAA-BBBB-CCCCCC", log=log) in (1603, 1627)
     assert not (BIN / "agent.exe").exists() and winservice.status() is None and not _products()
     assert "registration refused" in (ROOT / "logs" / "agent.log").read_text(encoding="utf-8")
 
     # The real install registers, installs the service and starts it.
     log = tmp_path / "install.log"
-    assert _msiexec("/i", first, f"SERVER={server}", f"TOKEN={token}", log=log) == 0, _log_text(log)[-3000:]
+    assert _msiexec("/i", first, *INSECURE, f"TOKEN={token}", log=log) == 0, _log_text(log)[-3000:]
     assert len(_products()) == 1
     assert winservice.status() == "running"
     assert _run_value() == f'"{BIN / "agent-tray.exe"}"'
@@ -166,7 +173,7 @@ def test_install_upgrade_uninstall(msi: tuple[str, str], tmp_path: Path) -> None
 
     # Installed again (the server recognises the machine), then removed with its data.
     log = tmp_path / "reinstall.log"
-    assert _msiexec("/i", first, f"SERVER={server}", f"TOKEN={token}", log=log) == 0, _log_text(log)[-3000:]
+    assert _msiexec("/i", first, *INSECURE, f"TOKEN={token}", log=log) == 0, _log_text(log)[-3000:]
     assert json.loads(CONFIG.read_text(encoding="utf-8"))["agent"]["asset_id"] == asset_id
     log = tmp_path / "purge.log"
     assert _msiexec("/x", first, "REMOVEDATA=1", log=log) == 0, _log_text(log)[-3000:]

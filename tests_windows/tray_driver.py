@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import ImageGrab
 
-from lanet.agent.ipc import channel_address
+from lanet.agent.local import channel_address
 from lanet.agent.paths import AgentPaths
 from lanet.agent.tray.app import TrayApp
 from lanet.agent.tray.context import TrayContext

@@ -10,7 +10,9 @@ files are in place):
    the agent's folders are created readable only by SYSTEM and Administrators before anything is
    written, the token goes to ``config\\token.txt`` (the seed's layout), then it registers. A
    refused token fails the install, which rolls back; the reason is in ``logs\\agent.log``.
-   ``TOKEN`` is a hidden property: the MSI log does not show it.
+   ``TOKEN`` is a hidden property: the MSI log does not show it. The backend must be ``https`` with
+   TLS 1.3; ``ALLOW_INSECURE_HTTP=1`` (development and the Windows lane only) passes the agent's
+   ``--allow-insecure-http`` switch instead.
 2. ``agent.exe service install``: enforces those folder permissions, then installs (or updates) the
    ``LANETAgent`` service with its recovery actions and event-log source. Should the install fail
    after this, a rollback action removes the service again.
@@ -36,6 +38,8 @@ UPGRADE_CODE = "6F1C3B52-8A2E-4E8B-9C5D-2B7A4E1D9F30"
 #: Component GUIDs are derived from the file's install path, so they stay stable across builds.
 NAMESPACE = uuid.UUID("0b6f3e1c-5d2a-4c1e-9a7b-3f8e2d1c4b5a")
 
+
+REGISTER = 'register --server "[SERVER]" --token "[TOKEN]" --keep-token'
 
 LAUNCH_REFUSAL = (
     "Indique el servidor y el token de instalación: msiexec /i lanet-agent.msi"
@@ -97,6 +101,7 @@ def render(stage: Path, version: str) -> str:
     # before RemoveFiles (3500), the new service comes after InstallFiles (4000).
     installing = 'NOT (REMOVE="ALL")'
     removing_data = 'REMOVE="ALL" AND REMOVEDATA="1" AND NOT UPGRADINGPRODUCTCODE'
+    insecure = "ALLOW_INSECURE_HTTP"
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
   <Product Id="*" Name="LANET Agent" Language="1033" Version="{version}" Manufacturer="LANET"
@@ -124,7 +129,8 @@ def render(stage: Path, version: str) -> str:
 {refs}
       <ComponentRef Id="TrayAutostart"/>
     </Feature>
-    {_action("LanetRegister", 'register --server "[SERVER]" --token "[TOKEN]" --keep-token')}
+    {_action("LanetRegister", REGISTER)}
+    {_action("LanetRegisterInsecure", REGISTER + " --allow-insecure-http")}
     {_action("LanetServiceInstall", "service install")}
     {_action("LanetServiceRollback", "service uninstall", when="rollback")}
     {_action("LanetServiceStart", "service start")}
@@ -133,7 +139,8 @@ def render(stage: Path, version: str) -> str:
     <InstallExecuteSequence>
       <Custom Action="LanetServiceRemove" Sequence="3450">REMOVE="ALL"</Custom>
       <Custom Action="LanetRemoveData" Sequence="3460">{removing_data}</Custom>
-      <Custom Action="LanetRegister" Sequence="4010">TOKEN AND {installing}</Custom>
+      <Custom Action="LanetRegister" Sequence="4010">TOKEN AND NOT {insecure} AND {installing}</Custom>
+      <Custom Action="LanetRegisterInsecure" Sequence="4011">TOKEN AND {insecure} AND {installing}</Custom>
       <Custom Action="LanetServiceRollback" Sequence="4015">{installing}</Custom>
       <Custom Action="LanetServiceInstall" Sequence="4020">{installing}</Custom>
       <Custom Action="LanetServiceStart" Sequence="4030">{installing}</Custom>

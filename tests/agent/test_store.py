@@ -58,7 +58,7 @@ def test_heartbeat_backlog_is_bounded_but_tickets_are_never_dropped(tmp_path: Pa
     store = Store(tmp_path / "agent.db", PlainProtector())
     store.enqueue("ticket", "ticket-1", {"t": 1})
     for n in range(MAX_QUEUED_HEARTBEATS + 25):
-        store.enqueue("heartbeat", f"h-{n}", {"n": n})
+        store.enqueue("heartbeat", f"h-{n}", {"n": n}, precious=False)  # as the outbox registry declares
     counts = store.outbox_counts()
     assert counts == {"heartbeat": MAX_QUEUED_HEARTBEATS, "ticket": 1}
     assert store.get("dropped_heartbeats") == 25

@@ -45,6 +45,7 @@ class Vault:
 
 def _transport(url: str, vault: Vault | None = None, **kwargs: object) -> Transport:
     vault = vault or Vault()
+    kwargs.setdefault("allow_plain_http", url.startswith("http://"))  # the stub is plain http on loopback
     return Transport(url, load_credentials=vault.load, save_credentials=vault.save, **kwargs)  # type: ignore[arg-type]
 
 
@@ -71,7 +72,8 @@ def test_429_with_retry_after_defers_without_sending(stub: StubServer, header: s
 
 
 def test_failures_back_off_exponentially_with_jitter_and_success_resets(stub: StubServer) -> None:
-    stub.on("/agents/heartbeat", Canned.error(500, "INTERNAL_ERROR"))
+    # A failure of the way to the server (a proxy's error page, not our envelope) holds every request.
+    stub.on("/agents/heartbeat", Canned(502, b"<html>Bad Gateway</html>", {"Content-Type": "text/html"}))
     transport = _transport(stub.url, backoff_base=10, offline_after=3)
     ceilings = []
     for attempt in range(4):
@@ -189,13 +191,28 @@ def test_tls_verification_is_on_and_a_private_ca_can_be_trusted(tls_pair: tuple[
         stub.close()
 
 
-def test_minimum_tls_1_3_refuses_an_older_server(tls_pair: tuple[trustme.CA, Path]) -> None:
+def test_tls_1_3_is_the_default_minimum_and_an_older_server_is_refused(
+    tls_pair: tuple[trustme.CA, Path],
+) -> None:
     ca, ca_path = tls_pair
     stub = _tls_stub(ca, maximum=ssl.TLSVersion.TLSv1_2)
     try:
         stub.on("/agents/heartbeat", Canned.ok({}))
-        assert _transport(stub.url, ca_bundle=str(ca_path)).post("/agents/heartbeat", {}) == {}
-        with pytest.raises(TransportError):
-            _transport(stub.url, ca_bundle=str(ca_path), min_tls13=True).post("/agents/heartbeat", {})
+        with pytest.raises(TransportError) as info:
+            _transport(stub.url, ca_bundle=str(ca_path)).post("/agents/heartbeat", {})
+        assert "PROTOCOL_VERSION" in str(info.value) or "version" in str(info.value).lower()
+        # Only an explicit register --min-tls 1.2 lets TLS 1.2 through.
+        assert (
+            _transport(stub.url, ca_bundle=str(ca_path), min_tls13=False).post("/agents/heartbeat", {}) == {}
+        )
     finally:
         stub.close()
+
+
+def test_plain_http_needs_the_development_switch() -> None:
+    from lanet.agent.transport import InsecureBackendError
+
+    with pytest.raises(InsecureBackendError) as info:
+        Transport("http://helpdesk.example.com/api")
+    assert "--allow-insecure-http" in str(info.value)
+    assert Transport("http://127.0.0.1:1/api", allow_plain_http=True).base_url == "http://127.0.0.1:1/api"

@@ -43,7 +43,9 @@ class AgentProcess:
         )
 
     def register(self, server: str, token: str) -> subprocess.CompletedProcess[str]:
-        return self.cli("register", "--server", server, "--token", token)
+        """The test servers speak plain http on loopback: the agent's development switch."""
+        insecure = ["--allow-insecure-http"] if server.startswith("http://") else []
+        return self.cli("register", "--server", server, "--token", token, *insecure)
 
     def tune(self, **sections: dict[str, Any]) -> None:
         """Edit agent_config.json before a start (e.g. a 5 s heartbeat for tests)."""

@@ -93,7 +93,7 @@ def test_a_revoked_token_is_named_inactive(server: LiveServer, agent: AgentProce
 def test_token_file_is_read_when_no_token_is_given(server: LiveServer, agent: AgentProcess) -> None:
     (agent.home / "config").mkdir(parents=True)
     (agent.home / "config" / "token.txt").write_text(_token(server) + "\n")
-    result = agent.cli("register", "--server", server.url)
+    result = agent.cli("register", "--server", server.url, "--allow-insecure-http")
     assert result.returncode == 0, result.stderr
 
 
@@ -112,7 +112,9 @@ def test_remove_data_needs_a_confirmation_then_removes_every_folder(
 
 def test_keep_token_saves_the_token_in_the_install_layout(server: LiveServer, agent: AgentProcess) -> None:
     token = _token(server)
-    result = agent.cli("register", "--server", server.url, "--token", token, "--keep-token")
+    result = agent.cli(
+        "register", "--server", server.url, "--token", token, "--keep-token", "--allow-insecure-http"
+    )
     assert result.returncode == 0, result.stderr
     token_file = agent.home / "config" / "token.txt"
     assert token_file.read_text() == token + "\n"

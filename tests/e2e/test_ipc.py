@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lanet.agent.ipc import IpcError, call, channel_address
+from lanet.agent.local import LocalError as IpcError
+from lanet.agent.local import call, channel_address
 from lanet.agent.paths import AgentPaths
 from tests.conftest import LiveServer, start_server
 from tests.e2e.agents import AgentProcess, wait_for

@@ -14,7 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect, sync_playwright
 
-from lanet.agent.ipc import call, channel_address
+from lanet.agent.local import call, channel_address
 from lanet.agent.paths import AgentPaths
 from tests.conftest import ARTIFACTS, LiveServer, load_fixture, start_server
 from tests.e2e.agents import AgentProcess, wait_for

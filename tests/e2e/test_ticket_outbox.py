@@ -1,5 +1,6 @@
 """A ticket written on the PC while the backend is down is kept, then created exactly once."""
 
+import base64
 import sqlite3
 import time
 from pathlib import Path
@@ -7,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from lanet.agent.core import Agent
+from lanet.agent.local.service import Caller
 from lanet.agent.paths import AgentPaths
-from lanet.agent.tickets import pending_tickets, queue_ticket
 from tests.conftest import start_server
 from tests.e2e.agents import AgentProcess, wait_for
 
@@ -28,13 +29,20 @@ def test_offline_ticket_is_delivered_once_when_the_backend_returns(tmp_path: Pat
     agent = Agent(AgentPaths.for_home(home))
     try:
         png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-        ticket_id = queue_ticket(
-            agent,
-            description="No enciende el monitor",
-            category="hardware",
-            reporter_name="Juan Pérez",
-            screenshot_png=png,
-        )
+        juan = Caller("juan")
+
+        def pending_tickets(_agent: Agent) -> list[dict[str, object]]:
+            return agent.desk.pending(juan)
+
+        ticket_id = agent.desk.create(
+            juan,
+            {
+                "description": "No enciende el monitor",
+                "category": "hardware",
+                "reporter_name": "Juan Pérez",
+                "screenshot_png_base64": base64.b64encode(png).decode(),
+            },
+        )["client_ticket_id"]
         agent.drain()
         assert [t["client_ticket_id"] for t in pending_tickets(agent)] == [ticket_id]  # kept while offline
 

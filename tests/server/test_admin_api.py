@@ -144,3 +144,21 @@ def test_technicians_work_a_ticket_through_the_api(
     )
     assert client.get("/api/admin/tickets/TKT-000404", headers=headers).status_code == 404
     assert client.get("/api/admin/tickets", headers=bearer(agent["agent_token"])).status_code == 401
+
+
+def test_an_unauthenticated_caller_learns_nothing_from_validation(client: FlaskClient) -> None:
+    for path, body in (
+        ("/api/admin/commands", {"asset_id": 5, "type": "cobol"}),
+        ("/api/admin/config", {"scope": "planet"}),
+        ("/api/agents/heartbeat", {"status": {"cpu_usage": "x"}}),
+    ):
+        reply = client.post(path, json=body)
+        assert reply.status_code == 401, (path, reply.get_json())
+        assert reply.get_json()["details"] == [] and "type" not in reply.get_json()["error"]
+
+
+def test_the_commands_of_an_asset_that_does_not_exist_are_404(client: FlaskClient, tech_key: str) -> None:
+    reply = client.get(
+        "/api/admin/assets/00000000-0000-4000-8000-000000000000/commands", headers=bearer(tech_key)
+    )
+    assert reply.status_code == 404 and reply.get_json()["code"] == "NOT_FOUND"

@@ -1,6 +1,7 @@
 """The portal over HTTP on both databases: login, sessions, CSRF, lockout, tenant isolation on every
 route, and the technicians' actions."""
 
+import dataclasses
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -73,6 +74,27 @@ def test_repeated_failures_lock_the_account(app: Flask, world: World, db: Databa
         )
     # Another account is not affected.
     assert _portal(app).login(world.a.user_email).status_code == 302
+
+
+def test_an_address_without_an_account_answers_exactly_like_one_with_an_account(app: Flask) -> None:
+    """The lockout must not tell an attacker which addresses have accounts: same pages, same codes."""
+    portal = _portal(app)
+    answers = [portal.login("nadie@ninguna-parte.mx", "wrong-password") for _ in range(MAX_FAILURES + 1)]
+    assert [a.status_code for a in answers] == [401] * (MAX_FAILURES - 1) + [403, 403]
+    assert "bloqueada" in answers[-1].get_data(as_text=True)
+
+
+def test_too_many_failures_from_one_address_say_when_to_come_back(app: Flask, world: World) -> None:
+    from lanet.server.settings import RateLimit
+
+    app.extensions["lanet"].settings = dataclasses.replace(
+        app.extensions["lanet"].settings, auth_failure_rate=RateLimit(3, 60)
+    )
+    portal = _portal(app)
+    for n in range(3):
+        portal.login(f"persona{n}@cafe.mx", "wrong-password")
+    refused = portal.login(world.a.user_email)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
 
 
 def _routes(world: World, own: bool) -> list[tuple[str, str]]:

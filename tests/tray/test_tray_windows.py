@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lanet.agent.ipc import channel_address
+from lanet.agent.local import channel_address
 from lanet.agent.paths import AgentPaths
 from tests.conftest import ARTIFACTS, LiveServer, start_server
 from tests.e2e.agents import AgentProcess, wait_for

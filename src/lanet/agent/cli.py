@@ -66,7 +66,12 @@ def cmd_register(args: argparse.Namespace) -> int:
 
     try:
         result = register(
-            _paths(args), args.server, args.token, min_tls13=args.min_tls == "1.3", keep_token=args.keep_token
+            _paths(args),
+            args.server,
+            args.token,
+            min_tls13=args.min_tls == "1.3",
+            keep_token=args.keep_token,
+            allow_insecure_http=args.allow_insecure_http,
         )
     except RegistrationError as exc:
         _log_to_file(args).error("%s", exc)  # the installer runs this without a console to show it
@@ -81,11 +86,16 @@ def cmd_register(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from lanet.agent.config import ConfigError
     from lanet.agent.core import Agent
+    from lanet.agent.transport import InsecureBackendError
 
     try:
         agent = Agent(_paths(args), console=not args.quiet, home_given=bool(args.home))
     except ConfigError as exc:
         print(f"lanet-agent: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    except InsecureBackendError as exc:
+        _log_to_file(args).error("%s", exc)
+        print(f"lanet-agent: {exc}", file=sys.stderr)
         return 2
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: agent.stop())
@@ -148,7 +158,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
             agent.config = replace(agent.config, "agent", "asset_id", "00000000-0000-0000-0000-000000000000")
         result: dict[str, Any] = {
             "inventory": {"asset_id": agent.config.agent.asset_id, "hardware_info": agent.build_inventory()},
-            "heartbeat": agent.build_heartbeat(),
+            "heartbeat": agent.preview_heartbeat(),
         }
     finally:
         agent.store.close()
@@ -180,7 +190,7 @@ def cmd_remove_data(args: argparse.Namespace) -> int:
 
 
 def cmd_tray(args: argparse.Namespace) -> int:
-    from lanet.agent.ipc import channel_address
+    from lanet.agent.local import channel_address
     from lanet.agent.tray.app import TrayApp
     from lanet.agent.tray.context import TrayContext
 
@@ -203,7 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument(
         "--keep-token", action="store_true", help="also save --token to config/token.txt (the installer does)"
     )
-    reg.add_argument("--min-tls", choices=["1.2", "1.3"], default="1.2", help="lowest TLS version accepted")
+    reg.add_argument("--min-tls", choices=["1.2", "1.3"], default="1.3", help="lowest TLS version accepted")
+    reg.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="development only: accept a plain http:// backend (warned about at every start)",
+    )
     reg.set_defaults(func=cmd_register)
     run = with_home(sub.add_parser("run", help="run the service loop in the foreground"))
     run.add_argument("--quiet", action="store_true", help="log to files only")

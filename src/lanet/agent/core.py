@@ -12,20 +12,21 @@ import logging
 import random
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import lanet
-from lanet.agent import collectors, credentials, logs
+from lanet.agent import collectors, credentials, heartbeat, logs
 from lanet.agent.collectors._common import warn_once
 from lanet.agent.config import apply_updates, load_config, save_config
 from lanet.agent.executor import Executor
 from lanet.agent.monitor import Monitor
+from lanet.agent.outbox import Kind, Outbox
 from lanet.agent.paths import AgentPaths
 from lanet.agent.protect import default_protector
 from lanet.agent.store import Store
-from lanet.agent.transport import AuthLost, Deferred, Transport, TransportError
+from lanet.agent.tickets import AgentTicketDesk, technical_info
+from lanet.agent.transport import Transport
 from lanet.protocol import contract
 from lanet.protocol.contract import ContractError
 
@@ -38,13 +39,8 @@ INVENTORY_CHECK_EVERY = 1800.0
 INVENTORY_MAX_AGE = 86400.0
 UPDATES_CHECK_EVERY = 6 * 3600.0
 JITTER = 0.1
-ENDPOINTS = {
-    "heartbeat": "/agents/heartbeat",
-    "inventory": "/agents/inventory",
-    "ticket": "/tickets/create-from-agent",
-    "command_result": "/agents/commands/result",
-}
-PRIORITY = {"command_result": 1, "ticket": 1, "heartbeat": 5, "inventory": 7}
+#: Dead letters named in one heartbeat (each is reported once).
+DEAD_LETTERS_PER_HEARTBEAT = 20
 
 
 def inventory_digest(hardware_info: dict[str, Any]) -> str:
@@ -58,6 +54,7 @@ def ca_bundle_of(paths: AgentPaths) -> str | None:
 
 
 def make_transport(paths: AgentPaths, store: Store, url: str, config: Any) -> Transport:
+    """The transport as the configuration says; rebuilt when the backend pushes new settings."""
     return Transport(
         url,
         timeout=config.backend.timeout,
@@ -65,7 +62,8 @@ def make_transport(paths: AgentPaths, store: Store, url: str, config: Any) -> Tr
         offline_after=config.backend.retry_attempts,
         verify=config.security.verify_ssl,
         ca_bundle=ca_bundle_of(paths),
-        min_tls13=bool(store.get("min_tls13", False)),
+        min_tls13=bool(store.get("min_tls13", True)),
+        allow_plain_http=bool(store.get("insecure_http", False)),
         refresh_threshold=config.security.jwt_refresh_threshold,
         load_credentials=lambda: credentials.load(store),
         save_credentials=lambda creds: credentials.save(store, creds),
@@ -84,7 +82,16 @@ class Agent:
             paths.database, default_protector(paths.key_file, self.config.security.encryption_enabled)
         )
         self.transport = make_transport(paths, self.store, self.config.backend.url, self.config)
+        self.outbox = Outbox(self.store, self.transport)
         self.sampler = collectors.MetricsSampler(collectors.threads_count)
+        self.desk = AgentTicketDesk(
+            self.store,
+            self.outbox,
+            lambda: self.transport,
+            lambda: self.config.agent,
+            lambda: technical_info(self.sampler, self.store, self.config.agent),
+        )
+        self._register_kinds()
         self.monitor = Monitor(self.store.get("monitor_open", {}))
         self.executor = Executor(
             self.store, paths.scripts_dir, lambda: self.config.scripts, self._queue_result
@@ -112,6 +119,11 @@ class Agent:
             )
         if not self.config.security.encryption_enabled:
             log.warning("security.encryption_enabled is false: credentials are stored unencrypted")
+        if self.store.get("insecure_http", False):
+            log.warning(
+                "!!! plain http is allowed (registered with --allow-insecure-http, for development): "
+                "tokens and data cross the network unencrypted"
+            )
         log.info(
             "LANET Agent %s started (asset %s, backend %s)",
             lanet.__version__,
@@ -119,12 +131,12 @@ class Agent:
             self.config.backend.url,
         )
         self.executor.recover()
-        ipc = self._start_ipc()
+        channel = self._start_local_channel()
         worker = threading.Thread(target=self.loop, name="agent-loop", daemon=True)
         worker.start()
         self.stop_event.wait()
-        if ipc is not None:
-            ipc.stop()
+        if channel is not None:
+            channel.stop()
         self.executor.shutdown()
         worker.join(STOP_GRACE)
         if worker.is_alive():
@@ -142,16 +154,37 @@ class Agent:
         self.next_heartbeat = 0.0
         self._wake.set()
 
-    def _start_ipc(self) -> Any:
-        from lanet.agent.ipc import Handlers, channel_address, make_server
+    def _start_local_channel(self) -> Any:
+        from lanet.agent.local import channel_address, make_server
+        from lanet.agent.local.service import LocalService
 
+        service = LocalService(self.desk, self.local_status, self.request_sync)
         try:
-            server = make_server(channel_address(self.paths), Handlers(self))
+            server = make_server(channel_address(self.paths), service)
         except Exception as exc:  # OSError, or pywintypes.error for the pipe
             log.warning("the tray channel could not start: %s", exc)
             return None
         server.start()
         return server
+
+    def local_status(self) -> dict[str, Any]:
+        """What the tray's status shows, the same for every user of the PC (see the local channel)."""
+        open_alerts = len(self.monitor.open)
+        state = "offline" if self.transport.offline else ("warning" if open_alerts else "online")
+        if self.store.get("last_contact") is None:
+            state = "starting"
+        return {
+            "state": state,
+            "client_name": self.store.get("client_name"),
+            "site_name": self.store.get("site_name"),
+            "asset_id": self.config.agent.asset_id,
+            "backend": self.config.backend.url,
+            "version": self.config.agent.version,
+            "heartbeat_interval": self.config.heartbeat.interval,
+            "last_contact": self.store.get("last_contact"),
+            "open_alerts": sorted(self.monitor.open),
+            "last_error": self.transport.last_error,
+        }
 
     def loop(self) -> None:
         while not self.stop_event.is_set():
@@ -178,52 +211,66 @@ class Agent:
             self.check_inventory()
             self._maybe_refresh_updates(now)
         if now >= self.next_heartbeat:
-            interval = self.config.heartbeat.interval
+            interval = float(self.config.heartbeat.interval)
+            if not self.config.heartbeat.enabled:
+                interval = heartbeat.checkin_interval(interval)
             self.next_heartbeat = now + interval * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311
             if self.config.heartbeat.enabled:
                 self.enqueue_heartbeat()
+            else:
+                self.enqueue_heartbeat(checkin=True)
         self.drain()
 
     # --- heartbeat --------------------------------------------------------------------------------
-    def build_heartbeat(self) -> dict[str, Any]:
-        """Exactly what the next heartbeat sends (also what ``lanet-agent collect`` prints)."""
+    def _gather(self, *, preview: bool) -> tuple[heartbeat.Gathered, Monitor]:
+        """What the next heartbeat is made of. ``preview`` changes nothing: alerts are evaluated on a
+        copy of the monitor's state and the log buffer is only looked at."""
         cfg = self.config
         metrics = self.sampler.sample()
-        service_list = collectors.services() if cfg.monitoring.service_monitoring else None
-        status: dict[str, Any] = {}
-        if cfg.heartbeat.include_metrics:
-            status.update({k: v for k, v in metrics.items() if v is not None})
-        if service_list is not None:
-            status["services_status"] = [{"name": s["name"], "status": s["status"]} for s in service_list]
-        if cfg.monitoring.process_monitoring:
-            status["top_processes"] = collectors.top_processes(10)
-        alerts = self.monitor.evaluate(metrics, service_list, cfg.monitoring)
-        if alerts:
-            self.store.put("monitor_open", self.monitor.open)
+        services = collectors.services() if cfg.monitoring.service_monitoring else None
+        monitor = Monitor(dict(self.monitor.open)) if preview else self.monitor
         send_logs = cfg.heartbeat.include_logs and cfg.logging.send_to_backend
-        body: dict[str, Any] = {
-            "asset_id": cfg.agent.asset_id,
-            "status": status,
-            "alerts": alerts,
-            "logs": self.log_buffer.drain() if send_logs else [],
-            "message_id": str(uuid.uuid4()),
-            "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "agent_version": lanet.__version__,
-            "config_revision": self.store.get("config_revision"),
-            "command_acks": self.executor.acks(),
-        }
-        self.store.record_metrics(
-            time.time(), metrics.get("cpu_usage"), metrics.get("memory_usage"), metrics.get("disk_usage")
+        gathered = heartbeat.Gathered(
+            asset_id=cfg.agent.asset_id,
+            metrics=metrics,
+            services=services,
+            top_processes=collectors.top_processes(10) if cfg.monitoring.process_monitoring else None,
+            alerts=monitor.evaluate(metrics, services, cfg.monitoring),
+            logs=(self.log_buffer.peek() if preview else self.log_buffer.drain()) if send_logs else [],
+            command_acks=self.executor.acks(),
+            dead_letters=self.store.dead_letters(unreported=True, limit=DEAD_LETTERS_PER_HEARTBEAT),
+            config_revision=self.store.get("config_revision"),
+            include_metrics=cfg.heartbeat.include_metrics,
         )
-        # Validate with the shared contract before queueing: a bad value found here is a bug to log,
-        # not a heartbeat to send and have refused.
-        checked: dict[str, Any] = contract.drop_none(contract.validate("HeartbeatRequest", body))
-        return checked
+        return gathered, monitor
 
-    def enqueue_heartbeat(self) -> None:
-        body = self.build_heartbeat()
-        self.store.enqueue("heartbeat", body["message_id"], body, PRIORITY["heartbeat"])
+    def preview_heartbeat(self) -> dict[str, Any]:
+        """Exactly what the next heartbeat sends (``lanet-agent collect``), with no side effect."""
+        gathered, _monitor = self._gather(preview=True)
+        return heartbeat.build(gathered)
+
+    def enqueue_heartbeat(self, *, checkin: bool = False) -> dict[str, Any]:
+        """Gather, build and queue the next heartbeat (or, when heartbeats are off, a check-in)."""
+        if checkin:
+            gathered = heartbeat.Gathered(
+                asset_id=self.config.agent.asset_id,
+                command_acks=self.executor.acks(),
+                dead_letters=self.store.dead_letters(unreported=True, limit=DEAD_LETTERS_PER_HEARTBEAT),
+                config_revision=self.store.get("config_revision"),
+            )
+            body = heartbeat.build(gathered, checkin=True)
+        else:
+            gathered, _monitor = self._gather(preview=False)
+            body = heartbeat.build(gathered)
+            if gathered.alerts:
+                self.store.put("monitor_open", self.monitor.open)
+            metrics = gathered.metrics
+            self.store.record_metrics(
+                time.time(), metrics.get("cpu_usage"), metrics.get("memory_usage"), metrics.get("disk_usage")
+            )
+        self.outbox.put("heartbeat", body["message_id"], body)
         self.store.put("heartbeats_queued", int(self.store.get("heartbeats_queued", 0)) + 1)
+        return body
 
     # --- inventory --------------------------------------------------------------------------------
     def build_inventory(self) -> dict[str, Any]:
@@ -241,12 +288,7 @@ class Agent:
         stale = time.time() - float(self.store.get("inventory_sent_at", 0)) > INVENTORY_MAX_AGE
         if digest != self.store.get("inventory_digest") or stale:
             body = {"asset_id": self.config.agent.asset_id, "hardware_info": hardware_info}
-            self.store.replace_pending(
-                "inventory",
-                f"inventory-{digest[:32]}",
-                {"digest": digest, "body": body},
-                PRIORITY["inventory"],
-            )
+            self.outbox.replace("inventory", f"inventory-{digest[:32]}", {"digest": digest, "body": body})
             log.info("inventory changed or due; queued for upload")
 
     def _maybe_refresh_updates(self, now: float) -> None:
@@ -270,61 +312,38 @@ class Agent:
         self._updates_thread.start()
 
     # --- outbox -----------------------------------------------------------------------------------
-    def drain(self, deadline: float | None = None) -> int:
-        """Send what is due, oldest first, until the outbox is empty or the transport says wait."""
-        sent = 0
-        while deadline is None or time.time() < deadline:
-            if deadline is None and self.stop_event.is_set():
-                break
-            if time.time() < self.transport.ready_at():
-                break
-            item = self.store.next_ready()
-            if item is None:
-                break
-            payload = item.payload["body"] if item.kind == "inventory" else item.payload
-            try:
-                data = self.transport.post(ENDPOINTS[item.kind], payload)
-            except Deferred as exc:
-                self.store.retry_later(item.id, exc.until, str(exc))
-                break
-            except AuthLost as exc:
-                self.store.retry_later(item.id, time.time() + 300, str(exc))
-                break
-            except TransportError as exc:
-                if exc.retryable:
-                    self.store.retry_later(item.id, self.transport.ready_at(), str(exc))
-                    wire.warning("%s not delivered, will retry: %s", item.kind, exc)
-                    break
-                wire.error("%s refused by the backend, dropped: %s", item.kind, exc)
-                self.store.delivered(item.id)
-                continue
-            self.store.delivered(item.id)
-            sent += 1
-            self.store.put("last_contact", time.time())
-            self._handle_reply(item.kind, item.payload, data)
-        return sent
+    def _register_kinds(self) -> None:
+        """Every message the agent sends through its outbox: a new endpoint is one entry here."""
+        for kind in (
+            Kind("command_result", "/agents/commands/result", priority=1, precious=True),
+            Kind("ticket", "/tickets/create-from-agent", 1, True, delivered=self.desk.delivered),
+            Kind("heartbeat", "/agents/heartbeat", 5, False, delivered=self._heartbeat_delivered),
+            Kind(
+                "inventory",
+                "/agents/inventory",
+                7,
+                True,
+                body=lambda payload: payload["body"],
+                delivered=self._inventory_delivered,
+            ),
+        ):
+            self.outbox.register(kind)
 
-    def _handle_reply(self, kind: str, payload: dict[str, Any], data: dict[str, Any]) -> None:
-        if kind == "inventory":
-            self.store.put("inventory_digest", payload["digest"])
-            self.store.put("inventory_sent_at", time.time())
-            return
-        if kind == "ticket":
-            # The tray shows "enviado como TKT-000123" for the tickets this PC wrote.
-            sent = self.store.get("sent_tickets", {})
-            sent[payload["client_ticket_id"]] = data.get("number")
-            self.store.put("sent_tickets", dict(list(sent.items())[-50:]))
-            log.info("ticket %s created on the backend", data.get("number"))
-            return
-        if kind != "heartbeat":
-            return
+    def drain(self, deadline: float | None = None) -> int:
+        """Send what is due (see :class:`~lanet.agent.outbox.Outbox`); a stop ends the drain unless it
+        is the final flush with its own deadline."""
+        return self.outbox.drain(deadline, lambda: deadline is None and self.stop_event.is_set())
+
+    def _inventory_delivered(self, payload: dict[str, Any], _data: dict[str, Any]) -> None:
+        self.store.put("inventory_digest", payload["digest"])
+        self.store.put("inventory_sent_at", time.time())
+
+    def _heartbeat_delivered(self, payload: dict[str, Any], data: dict[str, Any]) -> None:
+        self.store.mark_reported([dead["item_id"] for dead in payload.get("dead_letters", [])])
         try:
             reply = contract.Record(contract.validate("HeartbeatResponse", data))
         except ContractError as exc:
-            wire.warning(
-                "heartbeat reply has an unexpected shape, ignored: %s",
-                exc.listed(5),
-            )
+            wire.warning("heartbeat reply has an unexpected shape, ignored: %s", exc.listed(5))
             return
         wire.info("heartbeat delivered; next at %s", reply.next_heartbeat)
         self.store.put("last_heartbeat", time.time())
@@ -336,8 +355,22 @@ class Agent:
             self.executor.submit(command)
 
     def _queue_result(self, result: dict[str, Any]) -> None:
-        # The loop drains the outbox at least every few seconds, so the result leaves promptly.
-        self.store.enqueue("command_result", result["command_id"], result, PRIORITY["command_result"])
+        """A command's outcome: validated before it is queued (a result the server would refuse is a
+        bug of ours, reported as one instead), then sent at once, not at the next tick."""
+        try:
+            checked = contract.validate("CommandResult", result)
+        except ContractError as exc:
+            log.error("the result of command %s does not fit the contract: %s", result["command_id"], exc)
+            checked = contract.validate(
+                "CommandResult",
+                {
+                    "command_id": result["command_id"],
+                    "status": "failed",
+                    "reason": f"the agent built an invalid result: {exc.listed(3)}"[:1000],
+                },
+            )
+        self.outbox.put("command_result", checked["command_id"], contract.drop_none(checked))
+        self._wake.set()
 
     # --- configuration ----------------------------------------------------------------------------
     def apply_config_updates(self, updates: dict[str, Any]) -> None:
@@ -355,12 +388,14 @@ class Agent:
         if new.logging.level != old.logging.level:
             logs.set_level(new.logging.level, self.log_buffer)
         self.log_buffer.enabled = new.logging.send_to_backend
-        if new.heartbeat.interval != old.heartbeat.interval:
+        if new.heartbeat.interval != old.heartbeat.interval or new.heartbeat.enabled != old.heartbeat.enabled:
             self.next_heartbeat = min(self.next_heartbeat, time.time() + new.heartbeat.interval)
-        self.transport.timeout = new.backend.timeout
-        self.transport.backoff_base = new.backend.retry_delay
-        self.transport.offline_after = new.backend.retry_attempts
-        self.transport.refresh_threshold = new.security.jwt_refresh_threshold
+        self.transport.reconfigure(
+            timeout=new.backend.timeout,
+            backoff_base=new.backend.retry_delay,
+            offline_after=new.backend.retry_attempts,
+            refresh_threshold=new.security.jwt_refresh_threshold,
+        )
         log.info(
             "configuration updated by the backend: %s", ", ".join(f"{k}={v}" for k, v in applied.items())
         )
@@ -392,6 +427,18 @@ def status_report(paths: AgentPaths) -> dict[str, Any]:
             last_contact=_iso(store.get("last_contact")),
             last_heartbeat=_iso(store.get("last_heartbeat")),
             outbox=store.outbox_counts(),
+            dead_letters=[
+                {
+                    "kind": dead.kind,
+                    "id": dead.id,
+                    "status": dead.status,
+                    "code": dead.code,
+                    "error": dead.error,
+                    "refused_at": _iso(dead.refused_at),
+                    "reported": dead.reported,
+                }
+                for dead in store.dead_letters()
+            ],
             heartbeats_queued=store.get("heartbeats_queued", 0),
             dropped_heartbeats=store.get("dropped_heartbeats", 0),
             config_revision=store.get("config_revision"),

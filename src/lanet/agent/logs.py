@@ -74,6 +74,10 @@ class BackendBuffer(logging.Handler):
             out.append(self.records.popleft())
         return out
 
+    def peek(self, limit: int = 200) -> list[dict[str, Any]]:
+        """What :meth:`drain` would give, leaving it in place (``lanet-agent collect``)."""
+        return list(self.records)[:limit]
+
 
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 

@@ -14,12 +14,15 @@ from lanet.agent.core import inventory_digest, make_transport
 from lanet.agent.paths import AgentPaths
 from lanet.agent.protect import default_protector
 from lanet.agent.store import Store
-from lanet.agent.transport import Credentials, TransportError
+from lanet.agent.transport import Credentials, InsecureBackendError, TransportError
 from lanet.protocol import contract
 from lanet.protocol.contract import ContractError, Record
 from lanet.protocol.errors import TOKEN_REFUSAL_REASONS, ErrorCode
 
 log = logging.getLogger("lanet.agent.registration")
+
+#: How long ``register`` waits out rate limits and an unreachable backend before giving up (seconds).
+REGISTER_PATIENCE = 600.0
 
 
 class RegistrationError(Exception):
@@ -63,10 +66,20 @@ def read_token(paths: AgentPaths, token: str | None) -> str:
 
 
 def register(
-    paths: AgentPaths, server: str, token: str | None, *, min_tls13: bool = False, keep_token: bool = False
+    paths: AgentPaths,
+    server: str,
+    token: str | None,
+    *,
+    min_tls13: bool = True,
+    keep_token: bool = False,
+    allow_insecure_http: bool = False,
 ) -> Registered:
     """Register; ``keep_token`` also writes a given token to ``config/token.txt`` (the installer's
-    layout, in the folder only SYSTEM and Administrators can read) for a later re-registration."""
+    layout, in the folder only SYSTEM and Administrators can read) for a later re-registration.
+
+    The seed's first security measure is HTTPS with TLS 1.3: older TLS is refused unless
+    ``min_tls13`` is off, and a plain ``http://`` backend only with ``allow_insecure_http``, the
+    development switch (the agent then warns at every start)."""
     paths.ensure()
     url = normalise_server(server)
     token_value = read_token(paths, token)
@@ -77,7 +90,11 @@ def register(
     store = Store(paths.database, default_protector(paths.key_file, config.security.encryption_enabled))
     try:
         store.put("min_tls13", min_tls13)
-        transport = make_transport(paths, store, url, config)
+        store.put("insecure_http", allow_insecure_http)
+        try:
+            transport = make_transport(paths, store, url, config)
+        except InsecureBackendError as exc:
+            raise RegistrationError(str(exc), 2) from None
         hardware_info = contract.validate("HardwareInfo", collectors.inventory())
         body = {
             "token": token_value,
@@ -86,7 +103,9 @@ def register(
             "identity_secret": credentials.identity_secret(store),
         }
         try:
-            data = transport.post("/agents/register-with-token", body, auth=False)
+            # Many PCs behind one NAT share the server's per-address quota: a 429 is waited out (as
+            # Retry-After says, within REGISTER_PATIENCE) rather than failing the installer.
+            data = transport.post_within("/agents/register-with-token", body, budget=REGISTER_PATIENCE)
         except TransportError as exc:
             if exc.code in TOKEN_REFUSAL_REASONS:
                 reason = TOKEN_REFUSAL_REASONS[ErrorCode(exc.code)]
@@ -98,40 +117,7 @@ def register(
             raise RegistrationError(f"the backend's answer is not a registration: {exc}", 4) from None
         if not reply.refresh_token:
             raise RegistrationError("the backend did not hand out a refresh credential", 4)
-        credentials.save(
-            store,
-            Credentials(
-                reply.asset_id,
-                reply.agent_token,
-                reply.refresh_token,
-                datetime.fromisoformat(reply.token_expires_at).timestamp() if reply.token_expires_at else 0.0,
-            ),
-        )
-        store.put("client_name", reply.client_name)
-        store.put("site_name", reply.site_name)
-        store.put("inventory_digest", inventory_digest(hardware_info))
-        store.put("inventory_sent_at", time.time())
-        store.put(
-            "server_settings",
-            {
-                "auto_ticket_creation": reply.config.auto_ticket_creation,
-                "update_schedule": reply.config.update_schedule,
-            },
-        )
-        data_config: dict[str, Any] = config.to_dict()
-        data_config["agent"].update(
-            asset_id=reply.asset_id,
-            client_id=reply.client_id,
-            site_id=reply.site_id,
-            version=lanet.__version__,
-        )
-        data_config["backend"]["url"] = url
-        data_config["heartbeat"]["interval"] = reply.config.heartbeat_interval
-        data_config["monitoring"]["enabled"] = reply.config.monitoring_enabled
-        data_config["scripts"]["allowed_types"] = list(reply.config.allowed_scripts)
-        data_config["logging"]["level"] = reply.config.log_level
-        data_config["logging"]["file_path"] = str(paths.logs_dir / "agent.log")
-        save_config(paths.config_file, make_config(data_config))
+        _keep(paths, store, config, reply, url, hardware_info)
         if reply.config.backend_url.rstrip("/") != url:
             log.info("the backend calls itself %s; this agent keeps using %s", reply.config.backend_url, url)
         log.info("registered as asset %s (%s / %s)", reply.asset_id, reply.client_name, reply.site_name)
@@ -152,3 +138,43 @@ def register(
         )
     finally:
         store.close()
+
+
+def _keep(
+    paths: AgentPaths, store: Store, config: Any, reply: Record, url: str, hardware_info: dict[str, Any]
+) -> None:
+    """Store what the registration answered: credentials, names, the first configuration."""
+    credentials.save(
+        store,
+        Credentials(
+            reply.asset_id,
+            reply.agent_token,
+            reply.refresh_token,
+            datetime.fromisoformat(reply.token_expires_at).timestamp() if reply.token_expires_at else 0.0,
+        ),
+    )
+    store.put("client_name", reply.client_name)
+    store.put("site_name", reply.site_name)
+    store.put("inventory_digest", inventory_digest(hardware_info))
+    store.put("inventory_sent_at", time.time())
+    store.put(
+        "server_settings",
+        {
+            "auto_ticket_creation": reply.config.auto_ticket_creation,
+            "update_schedule": reply.config.update_schedule,
+        },
+    )
+    data_config: dict[str, Any] = config.to_dict()
+    data_config["agent"].update(
+        asset_id=reply.asset_id,
+        client_id=reply.client_id,
+        site_id=reply.site_id,
+        version=lanet.__version__,
+    )
+    data_config["backend"]["url"] = url
+    data_config["heartbeat"]["interval"] = reply.config.heartbeat_interval
+    data_config["monitoring"]["enabled"] = reply.config.monitoring_enabled
+    data_config["scripts"]["allowed_types"] = list(reply.config.allowed_scripts)
+    data_config["logging"]["level"] = reply.config.log_level
+    data_config["logging"]["file_path"] = str(paths.logs_dir / "agent.log")
+    save_config(paths.config_file, make_config(data_config))

@@ -32,7 +32,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL DEFAULT 0,
     status TEXT NOT NULL DEFAULT 'ready',
-    last_error TEXT
+    last_error TEXT,
+    refused_status INTEGER,
+    refused_code TEXT,
+    refused_at REAL,
+    reported INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS ix_outbox_ready ON outbox (status, priority, created_at);
 CREATE TABLE IF NOT EXISTS command_ledger (
@@ -50,10 +54,17 @@ CREATE TABLE IF NOT EXISTS metric_history (
 );
 """
 
-#: Kinds that are never dropped, whatever the backlog (DESIGN §3: tickets and command results).
-PRECIOUS_KINDS = frozenset({"ticket", "command_result", "inventory"})
 #: Heartbeats kept while the server is unreachable; older ones are dropped first (and counted).
 MAX_QUEUED_HEARTBEATS = 500
+#: Dead letters of kinds that may be dropped (heartbeats), kept for diagnosis; precious ones all stay.
+MAX_DEAD_ORDINARY = 50
+#: Columns added to ``outbox`` after its first release, for stores made by an older agent.
+_OUTBOX_ADDED = {
+    "refused_status": "INTEGER",
+    "refused_code": "TEXT",
+    "refused_at": "REAL",
+    "reported": "INTEGER NOT NULL DEFAULT 0",
+}
 METRIC_HISTORY_DAYS = 35
 
 
@@ -64,6 +75,21 @@ class OutboxItem:
     payload: dict[str, Any]
     attempts: int
     created_at: float
+    status: str = "ready"
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An item the server refused: kept, shown in ``lanet-agent status``, reported in a heartbeat."""
+
+    id: str
+    kind: str
+    status: int | None
+    code: str | None
+    error: str
+    refused_at: float
+    reported: bool
 
 
 class Store:
@@ -78,6 +104,10 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
+        present = {row[1] for row in self._conn.execute("PRAGMA table_info(outbox)")}
+        for column, declaration in _OUTBOX_ADDED.items():
+            if column not in present:
+                self._conn.execute(f"ALTER TABLE outbox ADD COLUMN {column} {declaration}")
         # Whatever was being sent when the previous process died is sent again (the server dedupes).
         self._conn.execute("UPDATE outbox SET status = 'ready' WHERE status = 'inflight'")
 
@@ -132,26 +162,31 @@ class Store:
         return bytes(row[0]) if row else None
 
     # --- outbox -----------------------------------------------------------------------------------
-    def enqueue(self, kind: str, item_id: str, payload: dict[str, Any], priority: int = 5) -> bool:
-        """Add an item; False when an item with that id is already queued (it is not added twice)."""
+    def enqueue(
+        self, kind: str, item_id: str, payload: dict[str, Any], priority: int = 5, *, precious: bool = True
+    ) -> bool:
+        """Add an item; False when an item with that id is already queued (it is not added twice).
+        Of a kind that is not ``precious`` (heartbeats) at most :data:`MAX_QUEUED_HEARTBEATS` wait."""
         with self._tx() as conn:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO outbox (id, kind, payload, priority, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (item_id, kind, json.dumps(payload), priority, time.time()),
             )
-            if kind == "heartbeat":
-                self._trim_heartbeats(conn)
+            if not precious:
+                self._trim(conn, kind)
             return cursor.rowcount == 1
 
-    def _trim_heartbeats(self, conn: sqlite3.Connection) -> None:
-        count = conn.execute("SELECT count(*) FROM outbox WHERE kind = 'heartbeat'").fetchone()[0]
+    def _trim(self, conn: sqlite3.Connection, kind: str) -> None:
+        count = conn.execute(
+            "SELECT count(*) FROM outbox WHERE kind = ? AND status != 'dead'", (kind,)
+        ).fetchone()[0]
         excess = count - MAX_QUEUED_HEARTBEATS
         if excess > 0:
             conn.execute(
-                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE kind = 'heartbeat' "
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE kind = ? "
                 "AND status = 'ready' ORDER BY created_at LIMIT ?)",
-                (excess,),
+                (kind, excess),
             )
             dropped = conn.execute("SELECT value FROM kv WHERE key = 'dropped_heartbeats'").fetchone()
             total = (json.loads(dropped[0]) if dropped else 0) + excess
@@ -189,27 +224,67 @@ class Store:
         with self._tx() as conn:
             conn.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
 
-    def retry_later(self, item_id: str, at: float, error: str) -> None:
+    def retry_later(self, item_id: str, at: float, error: str, *, count: bool = True) -> None:
+        """Back to ready, not before ``at``; ``count`` says it was an attempt (not a deferral)."""
         with self._tx() as conn:
             conn.execute(
-                "UPDATE outbox SET status = 'ready', attempts = attempts + 1, next_attempt_at = ?, "
+                "UPDATE outbox SET status = 'ready', attempts = attempts + ?, next_attempt_at = ?, "
                 "last_error = ? WHERE id = ?",
-                (at, error[:500], item_id),
+                (1 if count else 0, at, error[:500], item_id),
+            )
+
+    def dead_letter(
+        self, item_id: str, error: str, *, status: int | None = None, code: str | None = None
+    ) -> None:
+        """The server refused the item: keep it apart, never sent again, never silently dropped."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?, "
+                "refused_status = ?, refused_code = ?, refused_at = ?, reported = 0 WHERE id = ?",
+                (error[:500], status, (code or "")[:64] or None, time.time(), item_id),
+            )
+            # Old dead heartbeats say nothing new; dead tickets and results are all kept.
+            conn.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status = 'dead' AND "
+                "kind = 'heartbeat' AND reported = 1 ORDER BY refused_at DESC LIMIT -1 OFFSET ?)",
+                (MAX_DEAD_ORDINARY,),
+            )
+
+    def dead_letters(self, *, unreported: bool = False, limit: int = 100) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, kind, refused_status, refused_code, last_error, refused_at, reported FROM outbox "
+                "WHERE status = 'dead' AND (reported = 0 OR ? = 0) ORDER BY refused_at LIMIT ?",
+                (1 if unreported else 0, limit),
+            ).fetchall()
+        return [DeadLetter(r[0], r[1], r[2], r[3], r[4] or "", r[5] or 0.0, bool(r[6])) for r in rows]
+
+    def mark_reported(self, item_ids: list[str]) -> None:
+        """The server has the heartbeat that listed these dead letters."""
+        if not item_ids:
+            return
+        with self._tx() as conn:
+            conn.executemany(
+                "UPDATE outbox SET reported = 1 WHERE id = ? AND status = 'dead'", [(i,) for i in item_ids]
             )
 
     def outbox_counts(self) -> dict[str, int]:
-        with self._lock:
-            rows = self._conn.execute("SELECT kind, count(*) FROM outbox GROUP BY kind").fetchall()
-        return {kind: count for kind, count in rows}
-
-    def pending_items(self, kind: str) -> list[OutboxItem]:
+        """Items waiting to be sent, by kind (dead letters are not waiting)."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, kind, payload, attempts, created_at FROM outbox "
-                "WHERE kind = ? ORDER BY created_at",
-                (kind,),
+                "SELECT kind, count(*) FROM outbox WHERE status != 'dead' GROUP BY kind"
             ).fetchall()
-        return [OutboxItem(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
+        return {kind: count for kind, count in rows}
+
+    def pending_items(self, kind: str, *, include_dead: bool = False) -> list[OutboxItem]:
+        """Items of ``kind`` still to be sent (and, with ``include_dead``, those the server refused)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, kind, payload, attempts, created_at, status, last_error FROM outbox "
+                "WHERE kind = ? AND (status != 'dead' OR ? = 1) ORDER BY created_at",
+                (kind, 1 if include_dead else 0),
+            ).fetchall()
+        return [OutboxItem(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     # --- command ledger ---------------------------------------------------------------------------
     # A command id goes in before anything runs and never leaves: the ledger is what makes a command

@@ -34,15 +34,24 @@ MAX_REPLY_BYTES = 16 * 1024 * 1024
 
 
 class TransportError(Exception):
-    """A request that did not succeed. ``retryable`` says whether sending it again later can help."""
+    """A request that did not succeed. ``retryable`` says whether sending it again later can help;
+    ``item_scoped`` that the failure concerns this request only (the server answered 5xx to it), so
+    other requests may go on while it backs off on its own."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, code: str | None = None, retryable: bool = True
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retryable: bool = True,
+        item_scoped: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.retryable = retryable
+        self.item_scoped = item_scoped
 
 
 class Deferred(TransportError):
@@ -51,6 +60,10 @@ class Deferred(TransportError):
     def __init__(self, until: float) -> None:
         super().__init__(f"backing off for {max(0.0, until - time.time()):.1f} s", retryable=True)
         self.until = until
+
+
+class InsecureBackendError(ValueError):
+    """The backend URL is plain http and the development switch is off."""
 
 
 class AuthLost(TransportError):
@@ -94,16 +107,23 @@ class Transport:
         offline_after: int = 3,
         verify: bool = True,
         ca_bundle: str | None = None,
-        min_tls13: bool = False,
+        min_tls13: bool = True,
+        allow_plain_http: bool = False,
         refresh_threshold: float = 3600,
         load_credentials: Callable[[], Credentials | None] = lambda: None,
         save_credentials: Callable[[Credentials], None] = lambda _c: None,
         identity: Callable[[], str | None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"backend URL must be http(s)://host[:port]/path, not {base_url!r}")
+        if parts.scheme == "http" and not allow_plain_http:
+            raise InsecureBackendError(
+                f"{base_url} is plain http: tokens and data would cross the network unencrypted. Use "
+                "https (TLS 1.3), or register with --allow-insecure-http for development only"
+            )
         self.base_url = base_url.rstrip("/")
         self._scheme = parts.scheme
         self._host = parts.hostname
@@ -121,11 +141,21 @@ class Transport:
         self._identity = identity
         self._refresh_lock = threading.Lock()
         self._clock = clock
+        self._sleep = sleep
         self._failures = 0
         self._blocked_until = 0.0
         self.last_success: float | None = None
         self.last_error: str | None = None
         self.user_agent = f"lanet-agent/{lanet.__version__}"
+
+    def reconfigure(
+        self, *, timeout: float, backoff_base: float, offline_after: int, refresh_threshold: float
+    ) -> None:
+        """Apply configuration the backend pushed (``backend.*``, ``security.jwt_refresh_threshold``)."""
+        self.timeout = timeout
+        self.backoff_base = backoff_base
+        self.offline_after = offline_after
+        self.refresh_threshold = refresh_threshold
 
     # --- scheduling state -------------------------------------------------------------------------
     @property
@@ -140,14 +170,15 @@ class Transport:
     def _note_failure(self, retry_after: float | None = None) -> float:
         self._failures += 1
         now = self._clock()
-        if retry_after is not None:
-            delay = retry_after
-        else:
-            # Full jitter: a random wait in [0, min(cap, base * 2^n)] spreads a fleet's retries out.
-            ceiling = min(BACKOFF_CAP, max(0.1, self.backoff_base) * 2 ** min(self._failures - 1, 20))
-            delay = random.uniform(0, ceiling)  # noqa: S311
+        delay = retry_after if retry_after is not None else self.item_backoff(self._failures)
         self._blocked_until = max(self._blocked_until, now + delay)
         return self._blocked_until
+
+    def item_backoff(self, attempts: int) -> float:
+        """Seconds to wait before attempt ``attempts + 1``: full jitter, a random wait in
+        [0, min(cap, base * 2^(attempts-1))], which spreads a fleet's retries out (urllib3's Retry)."""
+        ceiling = min(BACKOFF_CAP, max(0.1, self.backoff_base) * 2 ** min(max(attempts, 1) - 1, 20))
+        return random.uniform(0, ceiling)  # noqa: S311
 
     def _note_success(self) -> None:
         self._failures = 0
@@ -159,6 +190,32 @@ class Transport:
     def post(self, path: str, body: dict[str, Any], *, auth: bool = True) -> dict[str, Any]:
         """POST ``body`` and return the envelope's ``data``; raise :class:`TransportError` otherwise."""
         return self.request("POST", path, body, auth=auth)
+
+    def post_within(
+        self, path: str, body: dict[str, Any], *, budget: float, auth: bool = False
+    ) -> dict[str, Any]:
+        """POST, waiting out rate limits (``Retry-After``), 503s and an unreachable backend with this
+        transport's own backoff, for at most ``budget`` seconds. For one-shot commands run by an
+        installer (``register``), which have no loop to come back from; the service loop never uses
+        it. A wait that would end past the budget is not started: the last error is raised."""
+        deadline = self._clock() + budget
+        while True:
+            try:
+                return self.request("POST", path, body, auth=auth)
+            except Deferred as exc:
+                until = exc.until
+            except AuthLost:
+                raise
+            except TransportError as exc:
+                if not exc.retryable or exc.item_scoped:
+                    raise
+                until = self.ready_at()
+                if until > deadline:
+                    raise
+            if until > deadline:
+                raise Deferred(until)
+            log.info("%s: waiting %.0f s before trying again", path, max(0.0, until - self._clock()))
+            self._sleep(max(0.0, until - self._clock()))
 
     def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         """GET with the agent JWT (the tray's views of the asset's tickets)."""
@@ -225,9 +282,15 @@ class Transport:
             until = self._note_failure(retry_after_seconds(headers.get("retry-after"), self._clock()))
             log.warning("%s answered %s; next request not before %.0f s", path, status, until - self._clock())
             raise TransportError(self.last_error, status=status, code=code)
-        if status >= 500 or envelope is None:
+        if status == 401:
+            # Even with fresh credentials: the asset was retired or its credentials revoked.
+            raise AuthLost(self.last_error, status=status, code=code, retryable=False)
+        if envelope is None:  # not our server's answer (a proxy's page): the way there is broken
             self._note_failure()
             raise TransportError(self.last_error, status=status, code=code)
+        if status >= 500:
+            # Our server could not handle this request: it backs off alone, the others go on.
+            raise TransportError(self.last_error, status=status, code=code, item_scoped=True)
         # 4xx with our envelope: the request itself is wrong; sending it again will not help.
         raise TransportError(self.last_error, status=status, code=code, retryable=False)
 

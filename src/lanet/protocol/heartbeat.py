@@ -97,6 +97,21 @@ class LogRecord(WireModel):
     logger: str | None = short_text(128)
 
 
+MAX_DEAD_LETTERS = 50
+
+
+class DeadLetter(WireModel):
+    """An item of the agent's outbox that the server refused (a 4xx): kept on the agent, reported once
+    so a technician sees it among the agent's logs instead of it vanishing."""
+
+    kind: str = Field(min_length=1, max_length=32, pattern=r"^[a-z_]+$")
+    item_id: str = Field(min_length=1, max_length=64)
+    status: Annotated[int, Field(ge=400, le=499)] | None = None
+    code: str | None = short_text(64)
+    error: str = Field(default="", max_length=500)
+    refused_at: Timestamp
+
+
 class HeartbeatRequest(WireModel):
     """Body of ``POST /agents/heartbeat``.
 
@@ -117,6 +132,11 @@ class HeartbeatRequest(WireModel):
         default_factory=list,
         max_length=500,
         description="Commands the agent has recorded in its ledger: the server stops offering them",
+    )
+    dead_letters: list[DeadLetter] = Field(
+        default_factory=list,
+        max_length=MAX_DEAD_LETTERS,
+        description="Outbox items the server refused since the last heartbeat (stored as agent logs)",
     )
 
 

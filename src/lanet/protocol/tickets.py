@@ -9,7 +9,7 @@ from lanet.protocol.common import FreeJsonObject, Timestamp, UUIDStr, WireModel,
 from lanet.protocol.limits import MAX_SCREENSHOT_BYTES
 
 TicketPriority = Literal["baja", "media", "alta", "critica"]
-TicketCategory = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
+TicketCategory = Annotated[str, Field(max_length=32, pattern=r"^[a-z0-9_-]{1,32}$")]
 
 
 class TicketFromAgent(WireModel):
@@ -30,6 +30,12 @@ class TicketFromAgent(WireModel):
     created_by_agent: bool = True
     subject: str | None = short_text(255)
     reporter_name: str | None = short_text(255)
+    reporter_account: str | None = Field(
+        default=None,
+        max_length=255,
+        description="The PC user who reported, as the OS names the account (the agent takes it from the "
+        "OS, not from the user): Mis Tickets and the ticket's detail are scoped to it",
+    )
     screenshot_png_base64: str | None = Field(
         default=None, max_length=(MAX_SCREENSHOT_BYTES * 4) // 3 + 4, description="PNG, base64"
     )
@@ -101,6 +107,7 @@ class TicketView(WireModel):
     client_id: UUIDStr
     site_id: UUIDStr | None = None
     reporter_name: str | None = None
+    reporter_account: str | None = None
     assigned_to: str | None = None
     created_by_agent: bool = False
     has_screenshot: bool = False

@@ -441,6 +441,7 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
         "category",
         "channel",
         "reporter_name",
+        "reporter_account",
         "assigned_to",
         "asset_id",
         "created_at",

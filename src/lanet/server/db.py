@@ -4,8 +4,10 @@ SQLite gets WAL, a busy timeout and enforced foreign keys on every connection, w
 several gunicorn workers share one file safely.
 """
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, create_engine, event, func, or_, text
@@ -13,9 +15,31 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 
+def prepare_sqlite_file(url: str) -> None:
+    """The embedded database holds every credential digest and ticket: its folder is made 0700 and
+    the file (and its WAL and shared-memory companions) 0600, like ``secret.key``, before SQLite
+    creates them with the process's umask."""
+    if not url.startswith("sqlite:///") or ":memory:" in url:
+        return
+    path = Path(url[len("sqlite:///") :].split("?", 1)[0])
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if not name.exists() and name == path:
+            os.close(os.open(name, os.O_CREAT | os.O_WRONLY, 0o600))
+        if name.exists():
+            os.chmod(name, 0o600)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine with the per-dialect settings we rely on."""
+    """Create the engine with the per-dialect settings we rely on.
+
+    ``hide_parameters``: a failing statement's message never carries its values (command output,
+    ticket text, digests) into the log.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        prepare_sqlite_file(url)
         engine = create_engine(
             url,
             connect_args={"timeout": 30, "check_same_thread": False},
@@ -72,7 +96,12 @@ class Database:
         if self.engine.dialect.name == "postgresql":
             options = {"options": "-c synchronous_commit=off"} if async_telemetry else {}
             self.telemetry = create_engine(
-                url, pool_size=2, max_overflow=4, connect_args=options, isolation_level="AUTOCOMMIT"
+                url,
+                pool_size=2,
+                max_overflow=4,
+                connect_args=options,
+                isolation_level="AUTOCOMMIT",
+                hide_parameters=True,
             )
 
     @contextmanager

@@ -14,8 +14,9 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    from lanet.server.db import prepare_sqlite_file
+
+    prepare_sqlite_file(url)
     command.upgrade(alembic_config(url), revision)
 
 

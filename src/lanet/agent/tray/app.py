@@ -18,7 +18,7 @@ import tkinter as tk
 from collections.abc import Callable
 from typing import Any
 
-from lanet.agent.ipc import IpcError
+from lanet.agent.local import LocalError
 from lanet.agent.tray.context import STATE_LABELS, TrayContext
 from lanet.agent.tray.windows import ReportWindow, SettingsWindow, StatusWindow, TicketsWindow
 
@@ -83,11 +83,11 @@ class TrayApp:
         """Ask the service (any thread): the status, and the tickets when it can reach the backend."""
         try:
             status = self.ctx.ask("status")
-        except IpcError as exc:
+        except LocalError as exc:
             return {"state": "offline", "last_error": str(exc)}, None
         try:
             tickets = self.ctx.ask("my_tickets")
-        except IpcError:
+        except LocalError:
             tickets = None
         return status, tickets
 

@@ -4,7 +4,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from lanet.agent import ipc
+from lanet.agent import local
 from lanet.agent.tray.i18n import choose_language, translations
 
 STATE_LABELS = {
@@ -31,7 +31,7 @@ class TrayContext:
         self._ = translations(self.language).gettext
 
     def ask(self, op: str, **args: Any) -> Any:
-        return ipc.call(self.socket, op, args)
+        return local.call(self.socket, op, args)
 
     def when(self, timestamp: str | float | None) -> str:
         """ "Hoy 14:30", "Ayer 09:15" or "10/07/2025", in the viewer's time zone."""

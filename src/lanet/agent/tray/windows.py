@@ -10,7 +10,7 @@ import tkinter as tk
 from tkinter import ttk
 from typing import Any
 
-from lanet.agent.ipc import IpcError
+from lanet.agent.local import LocalError
 from lanet.agent.tray.context import STATE_LABELS, STATUS_COLOURS, TrayContext
 
 PRIORITIES = ("baja", "media", "alta", "critica")
@@ -108,7 +108,7 @@ class ReportWindow(_Window):
     def _categories(self) -> list[tuple[str, str]]:
         try:
             items = self.ctx.ask("categories")
-        except IpcError:
+        except LocalError:
             items = [{"id": "otro", "label_es": "Otro", "label_en": "Other"}]
         key = "label_en" if self.ctx.language == "en" else "label_es"
         return [(item["id"], item[key]) for item in items]
@@ -119,7 +119,7 @@ class ReportWindow(_Window):
         try:
             info = self.ctx.ask("preview")
             status = self.ctx.ask("status")
-        except IpcError as exc:
+        except LocalError as exc:
             return [f"• {exc}"]
 
         def pct(value: Any) -> str:
@@ -165,7 +165,7 @@ class ReportWindow(_Window):
             args["screenshot_png_base64"] = base64.b64encode(self.screenshot).decode("ascii")
         try:
             self.result = self.ctx.ask("create_ticket", **args)
-        except IpcError as exc:
+        except LocalError as exc:
             self.show_message(str(exc))
             return
         self.submit_button.state(["disabled"])
@@ -208,7 +208,7 @@ class TicketsWindow(_Window):
         try:
             data = self.ctx.ask("my_tickets", q=self.query())
             pending = self.ctx.ask("status").get("pending_tickets", [])
-        except IpcError as exc:
+        except LocalError as exc:
             self.show_message(str(exc))
             return
         self.show_message("")
@@ -286,7 +286,7 @@ class DetailWindow(_Window):
         self.message_label.pack(fill="x")
         try:
             ticket = ctx.ask("ticket_detail", ref=ref)
-        except IpcError as exc:
+        except LocalError as exc:
             self.show_message(str(exc))
             return
         lines = [f"{ticket['number']} - {ticket['subject']}", "", ticket["description"], ""]
@@ -318,7 +318,7 @@ class CommentWindow(_Window):
             return
         try:
             self.ctx.ask("comment", ref=self.ref, body=body)
-        except IpcError as exc:
+        except LocalError as exc:
             self.show_message(str(exc))
             return
         self.destroy()
@@ -340,7 +340,7 @@ class RateWindow(_Window):
     def submit(self) -> None:
         try:
             self.ctx.ask("rate", ref=self.ref, rating=int(self.rating.get()))
-        except IpcError as exc:
+        except LocalError as exc:
             self.show_message(str(exc))
             return
         self.destroy()
@@ -366,7 +366,7 @@ class StatusWindow(_Facts):
         _ = self._
         try:
             status, info = ctx.ask("status"), ctx.ask("preview")
-        except IpcError as exc:
+        except LocalError as exc:
             self.fill([])
             self.show_message(str(exc))
             return
@@ -400,7 +400,7 @@ class SettingsWindow(_Facts):
         _ = self._
         try:
             status = ctx.ask("status")
-        except IpcError as exc:
+        except LocalError as exc:
             self.fill([])
             self.show_message(str(exc))
             return

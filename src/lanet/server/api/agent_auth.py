@@ -4,12 +4,13 @@ Failed attempts are counted per client address; past the limit the answer is 429
 guessing tokens from one address gets slow without costing valid agents a database read.
 """
 
-from flask import request
+from flask import g, request
 from sqlalchemy import select
 
 from lanet.protocol.claims import AgentClaims
 from lanet.protocol.errors import ErrorCode
 from lanet.server.api.errors import ApiError
+from lanet.server.api.operations import authenticator
 from lanet.server.models import Asset
 from lanet.server.models.base import table_of, utcnow
 from lanet.server.services import ratelimit
@@ -36,10 +37,13 @@ def count_failure(code: ErrorCode, message: str) -> ApiError:
     return ApiError(401, code, message, headers={"WWW-Authenticate": 'Bearer realm="lanet-agent"'})
 
 
-def require_agent(*, asset_checked_by_caller: bool = False) -> AgentClaims:
-    """The caller's verified claims; its asset must exist, be in service, and not have been
-    registered again or revoked since the JWT was issued. The heartbeat folds that check into its
-    own statement (``asset_checked_by_caller``) and asks :func:`refusal_for` only when it fails."""
+@authenticator("agent")
+def agent_claims() -> AgentClaims:
+    """The verified claims of the request's agent JWT (signature, expiry, claim set), once per
+    request; 401 without them. The asset's own state is :func:`refusal_for`'s to check."""
+    cached: AgentClaims | None = g.get("agent_claims")
+    if cached is not None:
+        return cached
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -50,6 +54,15 @@ def require_agent(*, asset_checked_by_caller: bool = False) -> AgentClaims:
         claims = verify_agent_jwt(state().keys, token.strip())
     except AgentAuthError as exc:
         raise count_failure(exc.code, exc.message) from None
+    g.agent_claims = claims
+    return claims
+
+
+def require_agent(*, asset_checked_by_caller: bool = False) -> AgentClaims:
+    """The caller's verified claims; its asset must exist, be in service, and not have been
+    registered again or revoked since the JWT was issued. The heartbeat folds that check into its
+    own statement (``asset_checked_by_caller``) and asks :func:`refusal_for` only when it fails."""
+    claims = agent_claims()
     if not asset_checked_by_caller:
         problem = refusal_for(claims)
         if problem is not None:

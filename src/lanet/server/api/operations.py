@@ -35,6 +35,24 @@ _ERROR_TEXT = {
 }
 
 
+#: auth kind -> a check that raises ApiError (401/429) for a caller without valid credentials. Run
+#: before the body is read: an unauthenticated caller learns nothing from validation errors.
+AUTHENTICATORS: dict[str, Callable[[], object]] = {}
+
+
+CheckT = TypeVar("CheckT", bound=Callable[[], object])
+
+
+def authenticator(kind: str) -> Callable[[CheckT], CheckT]:
+    """Declare the check for operations with ``auth=kind``."""
+
+    def register(check: CheckT) -> CheckT:
+        AUTHENTICATORS[kind] = check
+        return check
+
+    return register
+
+
 @dataclass
 class Reply:
     """What a view returns when it needs a status or headers other than the operation's default."""
@@ -239,6 +257,8 @@ class ApiBlueprint(Blueprint):
 
             @wraps(fn)
             def view(**kwargs: Any) -> Response:
+                if auth is not None:
+                    AUTHENTICATORS[auth]()
                 _refuse_unstorable_args(kwargs)
                 if body is not None:
                     kwargs["body"] = parse_json_body(body)

@@ -7,7 +7,7 @@ create``) acting as a technician of the MSP. Every change is audited under ``api
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from flask import request
+from flask import g, request
 from pydantic import Field, ValidationError
 from sqlalchemy import select
 
@@ -17,16 +17,20 @@ from lanet.protocol.errors import ErrorCode
 from lanet.protocol.tickets import TicketComment, TicketDetail, TicketView
 from lanet.server.api.agent_auth import count_failure
 from lanet.server.api.errors import ApiError, details_from_validation
-from lanet.server.api.operations import ApiBlueprint, Reply
-from lanet.server.models import Command
+from lanet.server.api.operations import ApiBlueprint, Reply, authenticator
+from lanet.server.models import Asset, Command
 from lanet.server.services import apikeys, commands, config_push, tickets
 from lanet.server.state import state
 
 bp = ApiBlueprint("admin", __name__, url_prefix="/api/admin", tag="technicians")
 
 
+@authenticator("technician")
 def require_technician() -> str:
-    """The caller's audit name; 401 without a valid key."""
+    """The caller's audit name; 401 without a valid key. Checked once per request."""
+    cached: str | None = g.get("technician")
+    if cached is not None:
+        return cached
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     app = state()
@@ -34,7 +38,8 @@ def require_technician() -> str:
         with app.db.session() as session:
             record = apikeys.check_key(session, app.keys, key.strip())
             if record is not None:
-                return f"apikey:{record.name}"
+                g.technician = f"apikey:{record.name}"
+                return str(g.technician)
     raise count_failure(
         ErrorCode.AUTH_INVALID, "Send a technician API key as 'Authorization: Bearer lak_...'"
     )
@@ -151,10 +156,13 @@ def show(command_id: str) -> CommandView:
     summary="An asset's commands, newest first",
     response=CommandList,
     auth="technician",
+    errors=(404,),
 )
 def asset_commands(asset_id: str) -> CommandList:
     require_technician()
     with state().db.session() as session:
+        if session.get(Asset, asset_id[:64]) is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, f"No asset {asset_id}")
         rows = session.scalars(
             select(Command).where(Command.asset_id == asset_id).order_by(Command.queued_at.desc()).limit(200)
         ).all()

@@ -34,8 +34,14 @@ def _problem(exc: tickets.TicketError) -> ApiError:
     return ApiError(exc.status, _CODES.get(exc.status, ErrorCode.VALIDATION_ERROR), str(exc), details)
 
 
+def _account() -> str | None:
+    """``?account=``: the PC user the agent asks for (it takes the account from the OS)."""
+    value = request.args.get("account")
+    return value[:255] if value else None
+
+
 def _own(session: Session, ref: str, asset_id: str) -> Ticket:
-    ticket = tickets.find(session, ref, asset_id=asset_id)
+    ticket = tickets.find(session, ref, asset_id=asset_id, account=_account())
     if ticket is None:
         raise ApiError(404, ErrorCode.NOT_FOUND, f"No ticket {ref} for this machine")
     return ticket
@@ -68,13 +74,17 @@ def create_from_agent(body: TicketFromAgent) -> Reply:
     summary="This machine's tickets and how many are open",
     response=MyTickets,
     auth="agent",
-    query={"reporter": "only this reporting user's", "q": "text or TKT number to find"},
+    query={
+        "reporter": "only this reporting user's (by name)",
+        "account": "only this PC account's (the OS login the agent names)",
+        "q": "text or TKT number to find",
+    },
 )
 def my_tickets() -> MyTickets:
     claims = require_agent()
     with state().db.session() as session:
         found, open_count = tickets.for_asset(
-            session, claims.asset_id, request.args.get("reporter"), request.args.get("q")
+            session, claims.asset_id, request.args.get("reporter"), request.args.get("q"), account=_account()
         )
         return MyTickets(items=[tickets.view(t) for t in found], open_count=open_count)
 
@@ -93,6 +103,7 @@ def categories() -> CategoryList:
     response=TicketDetail,
     auth="agent",
     errors=(404,),
+    query={"account": "only if this PC account reported it"},
 )
 def show(ticket_ref: str) -> TicketDetail:
     claims = require_agent()
@@ -108,6 +119,7 @@ def show(ticket_ref: str) -> TicketDetail:
     status=201,
     auth="agent",
     errors=(404,),
+    query={"account": "only if this PC account reported it"},
 )
 def comment(ticket_ref: str, body: CommentRequest) -> TicketComment:
     claims = require_agent()
@@ -127,6 +139,7 @@ def comment(ticket_ref: str, body: CommentRequest) -> TicketComment:
     response=TicketView,
     auth="agent",
     errors=(404, 409),
+    query={"account": "only if this PC account reported it"},
 )
 def rate(ticket_ref: str, body: RatingRequest) -> TicketView:
     claims = require_agent()

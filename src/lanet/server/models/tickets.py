@@ -36,6 +36,7 @@ class Ticket(Base):
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
     reporter_name: Mapped[str | None] = mapped_column(String(255))
+    reporter_account: Mapped[str | None] = mapped_column(String(255), doc="the PC's OS account that reported")
     auto_info: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_by_agent: Mapped[bool] = mapped_column(Boolean, default=False)
     client_ticket_id: Mapped[str | None] = mapped_column(String(36))

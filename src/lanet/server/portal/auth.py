@@ -113,11 +113,11 @@ def login() -> Any:
     app = state()
     ip = client_ip()
     with app.db.engine.begin() as conn:
-        limited = not ratelimit.peek(
-            conn, f"portal-login:{ip}", app.settings.auth_failure_rate, utcnow()
-        ).allowed
-    if limited:
-        return _login_page(gettext("Demasiados intentos desde esta dirección. Espere un momento."), 429)
+        verdict = ratelimit.peek(conn, f"portal-login:{ip}", app.settings.auth_failure_rate, utcnow())
+    if not verdict.allowed:
+        page = _login_page(gettext("Demasiados intentos desde esta dirección. Espere un momento."), 429)
+        page.headers["Retry-After"] = str(verdict.retry_after)
+        return page
     with app.db.session() as session:
         result = users.authenticate(session, email, password, ip)
         if result.user is not None:

@@ -178,8 +178,9 @@ class Recorded:
 
 
 def record_result(session: Session, asset_id: str, result: CommandResult) -> Recorded | None:
-    """Store a result; None when the command is not this asset's. A repeat changes nothing."""
-    command = session.get(Command, result.command_id)
+    """Store a result; None when the command is not this asset's. A repeat changes nothing, even
+    when it arrives at the same time as the first (the row is locked while it is decided)."""
+    command = session.get(Command, result.command_id, with_for_update=True)
     if command is None or command.asset_id != asset_id:
         return None
     if command.status in FINAL_STATUSES and command.result_at is not None:

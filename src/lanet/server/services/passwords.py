@@ -43,14 +43,106 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
-def password_problem(password: str) -> str | None:
-    """Why ``password`` may not be used, or None."""
+#: Words that make up the passwords people choose first (NIST SP 800-63B asks to refuse "commonly
+#: used, expected, or compromised" values). Compared after lower-casing, undoing the usual
+#: letter-for-digit swaps and dropping digits and symbols, so "P@ssw0rd2024!" is "password".
+COMMON_WORDS = frozenset(
+    (
+        "password",
+        "passw0rd",
+        "contrasena",
+        "contraseña",
+        "clave",
+        "secreto",
+        "secreta",
+        "admin",
+        "administrador",
+        "administrator",
+        "root",
+        "usuario",
+        "user",
+        "qwerty",
+        "qwertyuiop",
+        "asdfghjkl",
+        "zxcvbnm",
+        "welcome",
+        "bienvenido",
+        "bienvenida",
+        "iloveyou",
+        "teamo",
+        "teamomucho",
+        "mexico",
+        "lanet",
+        "helpdesk",
+        "soporte",
+        "sistemas",
+        "cafe",
+        "letmein",
+        "monkey",
+        "dragon",
+        "football",
+        "futbol",
+        "america",
+        "chivas",
+        "amor",
+        "princesa",
+        "tequiero",
+        "abc",
+        "abcdef",
+        "abcdefgh",
+        "abcdefghij",
+        "qwe",
+        "qwer",
+        "asd",
+    )
+)
+#: Keyboard and alphabet runs: a password that is a stretch of one of these (either way) is a pattern.
+SEQUENCES = (
+    "01234567890123456789",
+    "abcdefghijklmnopqrstuvwxyz",
+    "qwertyuiopasdfghjklzxcvbnm",
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+    "1q2w3e4r5t6y7u8i9o0p",
+    "qazwsxedcrfvtgbyhnujmikolp",
+)
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+)
+MIN_DISTINCT = 5
+_DECORATION = "0123456789!@#$%^&*()-_=+.,;:?¿¡ '\"/\\|[]{}<>~`"
+
+
+def _is_repetition(text: str) -> bool:
+    """``aaaaaaaaaa``, ``abcabcabca``, ``1212121212``: one short unit over and over."""
+    for size in range(1, len(text) // 2 + 1):
+        unit = text[:size]
+        if (unit * (len(text) // size + 1))[: len(text)] == text:
+            return True
+    return False
+
+
+def password_problem(password: str, *, email: str | None = None) -> str | None:
+    """Why ``password`` may not be used, or None: too short or long, spaces at the ends, fewer than
+    five different characters, one unit repeated, a run of the keyboard or the alphabet, a common
+    word dressed up with digits and symbols, or the account's own e-mail name."""
     if len(password) < MIN_LENGTH:
         return f"the password must have at least {MIN_LENGTH} characters"
     if len(password) > 1024:
         return "the password must have at most 1024 characters"
     if password.strip() != password:
         return "the password must not start or end with spaces"
+    lowered = password.lower()
+    if len(set(lowered)) < MIN_DISTINCT or _is_repetition(lowered):
+        return "the password is too repetitive: use a phrase of several words"
+    if any(lowered in run or lowered in run[::-1] for run in SEQUENCES):
+        return "the password is a keyboard or alphabet sequence: use a phrase of several words"
+    core = lowered.strip(_DECORATION)  # "Contraseña2024!" -> "contraseña"
+    letters = "".join(ch for ch in core.translate(_LEET) if ch.isalpha())
+    if not letters or letters in COMMON_WORDS or _is_repetition(letters):
+        return "the password is too common: use a phrase of several words"
+    local = (email or "").split("@")[0].lower()
+    if len(local) >= 4 and local in lowered:
+        return "the password must not contain the e-mail address"
     return None
 
 

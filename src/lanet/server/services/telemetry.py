@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, case, func, insert, literal, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lanet.protocol.heartbeat import Alert as AlertMessage
-from lanet.protocol.heartbeat import Command, HeartbeatRequest, HeartbeatResponse
+from lanet.protocol.heartbeat import Command, HeartbeatRequest, HeartbeatResponse, LogRecord
 from lanet.server.db import Database
 from lanet.server.models import AgentLog, Alert, Asset, MetricSample
 from lanet.server.models import Command as CommandRow
@@ -189,13 +189,31 @@ def record_heartbeat(
     )
 
 
+def log_records(body: HeartbeatRequest) -> list[LogRecord]:
+    """The heartbeat's logs, and one ERROR line per dead letter it reports, so a refused ticket or
+    command result is visible on the asset's page (the agent keeps the item itself)."""
+    records = list(body.logs)
+    for dead in body.dead_letters:
+        refused = f"{dead.status} {dead.code or ''}".strip() if dead.status else "refused"
+        records.append(
+            LogRecord(
+                timestamp=dead.refused_at,
+                level="ERROR",
+                logger="lanet.agent.outbox",
+                message=f"{dead.kind} {dead.item_id} refused by the server ({refused}), kept by the agent "
+                f"as a dead letter: {dead.error}"[:8000],
+            )
+        )
+    return records
+
+
 def _write_postgres(conn: Connection, params: dict[str, Any], body: HeartbeatRequest) -> Any:
     import json
 
     driver_params = dict(params)
     for key in ("services_status", "extra"):
         driver_params[key] = None if params[key] is None else json.dumps(params[key])
-    driver_params["logs"] = json.dumps([record.model_dump(mode="json") for record in body.logs])
+    driver_params["logs"] = json.dumps([record.model_dump(mode="json") for record in log_records(body)])
     return conn.exec_driver_sql(_PG_HEARTBEAT, driver_params).first()
 
 
@@ -264,7 +282,8 @@ def _write_sqlite(conn: Connection, params: dict[str, Any], body: HeartbeatReque
         stmt = sqlite.insert(samples).values(sample)
         stmt = stmt.on_conflict_do_nothing(index_elements=[samples.c.asset_id, samples.c.message_id])
         fresh = conn.execute(stmt.returning(samples.c.id)).first() is not None
-    if fresh and body.logs:
+    records = log_records(body)
+    if fresh and records:
         conn.execute(
             insert(agent_logs),
             [
@@ -276,7 +295,7 @@ def _write_sqlite(conn: Connection, params: dict[str, Any], body: HeartbeatReque
                     "logger": record.logger,
                     "message": record.message,
                 }
-                for record in body.logs
+                for record in records
             ],
         )
     return _Written(

@@ -136,6 +136,7 @@ def create_from_agent(session: Session, claims: AgentClaims, body: TicketFromAge
         client_id=claims.client_id,
         site_id=claims.site_id,
         reporter_name=body.reporter_name,
+        reporter_account=body.reporter_account,
         auto_info=body.auto_info,
         created_by_agent=True,
         client_ticket_id=body.client_ticket_id,
@@ -161,9 +162,15 @@ def create_from_agent(session: Session, claims: AgentClaims, body: TicketFromAge
 
 
 def find(
-    session: Session, ref: str, *, asset_id: str | None = None, client_id: str | None = None
+    session: Session,
+    ref: str,
+    *,
+    asset_id: str | None = None,
+    client_id: str | None = None,
+    account: str | None = None,
 ) -> Ticket | None:
-    """A ticket by id or number, only within the given asset or client (others read as absent)."""
+    """A ticket by id or number, only within the given asset or client, and (for the PC's tray) the
+    given reporting account: others read as absent."""
     query = select(Ticket).options(
         selectinload(Ticket.comments), selectinload(Ticket.events), selectinload(Ticket.attachments)
     )
@@ -179,15 +186,26 @@ def find(
         query = query.where(Ticket.asset_id == asset_id)
     if client_id is not None:
         query = query.where(Ticket.client_id == client_id)
+    if account is not None:
+        query = query.where(Ticket.reporter_account == account)
     return session.scalars(query).first()
 
 
 def for_asset(
-    session: Session, asset_id: str, reporter: str | None = None, text: str | None = None, limit: int = 200
+    session: Session,
+    asset_id: str,
+    reporter: str | None = None,
+    text: str | None = None,
+    limit: int = 200,
+    account: str | None = None,
 ) -> tuple[list[Ticket], int]:
+    """The asset's tickets (newest first) and how many are open; narrowed to a reporter's name, to
+    the reporting OS ``account`` (the tray's "Mis Tickets"), and to a text."""
     query = select(Ticket).options(selectinload(Ticket.attachments)).where(Ticket.asset_id == asset_id)
     if reporter:
         query = query.where(func.lower(Ticket.reporter_name) == reporter.lower())
+    if account is not None:
+        query = query.where(Ticket.reporter_account == account)
     if text:
         query = query.where(
             contains_text(text, Ticket.subject, Ticket.description, Ticket.status)
@@ -201,6 +219,8 @@ def for_asset(
     )
     if reporter:
         open_query = open_query.where(func.lower(Ticket.reporter_name) == reporter.lower())
+    if account is not None:
+        open_query = open_query.where(Ticket.reporter_account == account)
     return tickets, int(session.scalar(open_query) or 0)
 
 
@@ -281,6 +301,9 @@ def assign(session: Session, ticket: Ticket, technician: str, actor: str) -> Non
 
 
 def rate(session: Session, ticket: Ticket, rating: int, comment: str | None, actor: str) -> None:
+    """Rate a resolved ticket, once: the row is locked and read again first, so of two ratings sent
+    at the same moment exactly one counts."""
+    session.refresh(ticket, attribute_names=["status", "rating"], with_for_update=True)
     if ticket.status not in ("resuelto", "cerrado"):
         raise TicketError("a ticket can be rated once it is resolved", "rating", status=409)
     if ticket.rating is not None:
@@ -341,6 +364,7 @@ def _fields(ticket: Ticket) -> dict[str, Any]:
         "client_id": ticket.client_id,
         "site_id": ticket.site_id,
         "reporter_name": ticket.reporter_name,
+        "reporter_account": ticket.reporter_account,
         "assigned_to": ticket.assigned_to,
         "created_by_agent": ticket.created_by_agent,
         "has_screenshot": bool(ticket.attachments),

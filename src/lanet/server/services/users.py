@@ -18,12 +18,15 @@ from sqlalchemy.orm import Session
 from lanet.server.models import PortalSession, User
 from lanet.server.models.base import utcnow
 from lanet.server.models.users import ROLES, STAFF_ROLES
-from lanet.server.services import audit
+from lanet.server.services import audit, ratelimit
 from lanet.server.services.passwords import dummy_hash, hash_password, password_problem, verify_password
 from lanet.server.services.tenancy import get_client
+from lanet.server.settings import RateLimit
 
 MAX_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
+#: Failures counted against an address that has no account, in windows as long as a lockout.
+UNKNOWN_LOCKOUT = RateLimit(MAX_FAILURES, int(LOCK_FOR.total_seconds()))
 IDLE_TIMEOUT = timedelta(hours=2)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 _TOUCH_EVERY = timedelta(minutes=1)
@@ -60,7 +63,7 @@ def create_user(
         client = get_client(session, client_ref)
         if client is None:
             raise UserError(f"no client {client_ref!r}")
-    problem = password_problem(password)
+    problem = password_problem(password, email=email)
     if problem:
         raise UserError(problem)
     if language not in ("es", "en"):
@@ -94,7 +97,7 @@ def set_password(session: Session, email: str, password: str, actor: str) -> Use
     user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
     if user is None:
         raise UserError(f"no user {email.strip().lower()}")
-    problem = password_problem(password)
+    problem = password_problem(password, email=user.email)
     if problem:
         raise UserError(problem)
     user.password_hash = hash_password(password)
@@ -124,12 +127,23 @@ def authenticate(session: Session, email: str, password: str, ip: str | None) ->
     """Check a login and record it in the audit log; the caller commits."""
     email = email.strip().lower()[:254]
     now = utcnow()
-    user = session.scalars(select(User).where(User.email == email)).first()
+    # The row stays locked while the password is checked: parallel guesses at one account are
+    # counted one after the other, so the lockout comes after exactly MAX_FAILURES checks.
+    user = session.scalars(select(User).where(User.email == email).with_for_update()).first()
     if user is None:
         verify_password(password, dummy_hash())  # the same work as for a real account
+        # An address with no account is "locked" after as many failures as a real one, so neither
+        # the answers nor their timing tell an attacker which addresses have accounts (OWASP).
+        failures = ratelimit.hit(
+            session.connection(), "login-unknown:" + _digest(email), UNKNOWN_LOCKOUT, now
+        )
+        if failures.count >= MAX_FAILURES:
+            _audit_login(session, email, ip, "unknown_user_locked")
+            return LoginResult(None, "locked", now + LOCK_FOR)
         _audit_login(session, email, ip, "unknown_user")
         return LoginResult(None, "bad_credentials")
     if user.locked_until is not None and user.locked_until > now:
+        verify_password(password, dummy_hash())  # a locked account answers as slowly as any other
         _audit_login(session, email, ip, "locked", user)
         return LoginResult(None, "locked", user.locked_until)
     if not verify_password(password, user.password_hash):
