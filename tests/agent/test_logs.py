@@ -50,3 +50,10 @@ def test_the_buffer_keeps_records_at_or_above_the_level(tmp_path: Path) -> None:
     logs.set_level("INFO", buffer)
     log.info("now visible")
     assert [r["level"] for r in buffer.drain()] == ["INFO"]
+
+
+def test_the_agent_cuts_log_lines_where_the_contract_does() -> None:
+    from lanet.agent.logs import MAX_LOG_CHARS
+    from lanet.protocol.heartbeat import MAX_LOG_MESSAGE
+
+    assert MAX_LOG_CHARS == MAX_LOG_MESSAGE

@@ -150,3 +150,19 @@ def test_a_kind_is_registered_once() -> None:
     outbox.register(Kind("ticket", "/x", 1, True))
     with pytest.raises(ValueError, match="twice"):
         outbox.register(Kind("ticket", "/y", 1, True))
+
+
+def test_a_rate_limited_endpoint_holds_its_own_items_only(stub: StubServer, store: Store) -> None:
+    stub.on("/tickets/create-from-agent", Canned.error(429, "RATE_LIMITED", {"Retry-After": "3600"}))
+    stub.on("/agents/heartbeat", Canned.ok(BEAT_REPLY))
+    delivered: list[tuple[str, dict[str, Any]]] = []
+    outbox = _outbox(stub, store, delivered)
+    for n in range(3):
+        outbox.put("ticket", f"t-{n}", {"description": str(n)})
+    outbox.put("heartbeat", "hb-1", {"asset_id": ASSET})
+    assert outbox.drain() == 1
+    assert [name for name, _ in delivered] == ["heartbeat"]
+    assert len(stub.seen("/tickets/create-from-agent")) == 1  # the others were not even tried
+    assert store.outbox_counts() == {"ticket": 3}  # all kept, none counted as a failed attempt
+    outbox.put("heartbeat", "hb-2", {"asset_id": ASSET})
+    assert outbox.drain() == 1 and len(stub.seen("/tickets/create-from-agent")) == 1

@@ -218,6 +218,25 @@ def test_retry_after_from_a_429_is_respected(stub: StubServer, agent: AgentProce
     assert second.body["message_id"] == first.body["message_id"], "the refused heartbeat was sent again"
 
 
+def test_register_waits_out_a_429_instead_of_failing_the_installer(
+    stub: StubServer, agent: AgentProcess
+) -> None:
+    """More than 30 PCs behind one NAT in a minute share the per-address quota: the MSI's register
+    must wait as the server says, not exit and roll the install back."""
+    stub.on(
+        "/agents/register-with-token",
+        Canned.error(429, "RATE_LIMITED", {"Retry-After": "2"}),
+        Canned.error(429, "RATE_LIMITED", {"Retry-After": "1"}),
+        Canned.ok(REGISTERED, 201),
+    )
+    result = agent.register(stub.url, "LANET-AAAA-BBBB-CCCCCC")
+    assert result.returncode == 0, result.stderr
+    attempts = stub.seen("/agents/register-with-token")
+    assert len(attempts) == 3
+    assert attempts[1].at - attempts[0].at >= 1.9 and attempts[2].at - attempts[1].at >= 0.9
+    assert attempts[0].body["identity_secret"] == attempts[2].body["identity_secret"]  # one identity
+
+
 @pytest.mark.slow
 def test_bad_replies_never_crash_the_loop(stub: StubServer, agent: AgentProcess) -> None:
     assert agent.register(stub.url, "LANET-AAAA-BBBB-CCCCCC").returncode == 0

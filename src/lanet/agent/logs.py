@@ -46,6 +46,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+#: As the heartbeat's contract allows (``lanet.protocol.heartbeat.MAX_LOG_MESSAGE``).
+MAX_LOG_CHARS = 4000
+
+
 class BackendBuffer(logging.Handler):
     """Keeps recent records at or above the configured level for the next heartbeat's ``logs``."""
 
@@ -64,7 +68,7 @@ class BackendBuffer(logging.Handler):
                 "timestamp": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "level": "WARNING" if record.levelname == "WARN" else record.levelname,
                 "logger": record.name[:128],
-                "message": record.getMessage()[:8000],
+                "message": record.getMessage()[:MAX_LOG_CHARS],
             }
         )
 

@@ -12,7 +12,8 @@ One bad item never blocks the others:
   the next heartbeat, never silently dropped;
 - an item that gets a 5xx backs off on its own (capped exponential backoff with full jitter, from
   the transport) while the rest keep flowing;
-- only what concerns every request stops the drain: the server unreachable, a 429 or 503 with
+- a 429 holds only the kinds sent to that endpoint (Sentry's per-category "disabled until");
+- only what concerns every request stops the drain: the server unreachable, a 503 with
   ``Retry-After``, the agent's credentials refused. The transport owns that state; the drain never
   sleeps.
 """
@@ -87,10 +88,11 @@ class Outbox:
         transport says every request must wait. Returns how many items were delivered."""
         sent = 0
         server_errors = 0
+        held: set[str] = set()  # kinds whose endpoint is rate-limited for now
         while deadline is None or self._clock() < deadline:
             if should_stop() or self._clock() < self.transport.ready_at():
                 break
-            item = self.store.next_ready(self._clock())
+            item = self.store.next_ready(self._clock(), skip=held)
             if item is None:
                 break
             kind = self.kinds.get(item.kind)
@@ -101,7 +103,10 @@ class Outbox:
                 data = self.transport.post(kind.path, kind.body(item.payload))
             except Deferred as exc:
                 self.store.retry_later(item.id, exc.until, str(exc), count=False)
-                break
+                if exc.scope is None:
+                    break
+                held.add(item.kind)  # a 429 holds this endpoint only: the rest go on
+                continue
             except AuthLost as exc:
                 self.store.retry_later(item.id, self._clock() + AUTH_RETRY, str(exc))
                 break

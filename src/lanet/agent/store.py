@@ -206,15 +206,18 @@ class Store:
                 (item_id, kind, json.dumps(payload), priority, time.time()),
             )
 
-    def next_ready(self, now: float | None = None) -> OutboxItem | None:
-        """Take the next item due for sending and mark it in flight."""
+    def next_ready(self, now: float | None = None, skip: set[str] | None = None) -> OutboxItem | None:
+        """Take the next item due for sending (not of a kind in ``skip``) and mark it in flight."""
         now = time.time() if now is None else now
+        skipped = sorted(skip or ())
+        marks = ", ".join("?" for _ in skipped)
+        exclude = f" AND kind NOT IN ({marks})" if skipped else ""
+        query = (
+            "SELECT id, kind, payload, attempts, created_at FROM outbox WHERE status = 'ready' "  # noqa: S608 - only placeholders are interpolated
+            f"AND next_attempt_at <= ?{exclude} ORDER BY priority, created_at LIMIT 1"
+        )
         with self._tx() as conn:
-            row = conn.execute(
-                "SELECT id, kind, payload, attempts, created_at FROM outbox "
-                "WHERE status = 'ready' AND next_attempt_at <= ? ORDER BY priority, created_at LIMIT 1",
-                (now,),
-            ).fetchone()
+            row = conn.execute(query, (now, *skipped)).fetchone()
             if row is None:
                 return None
             conn.execute("UPDATE outbox SET status = 'inflight' WHERE id = ?", (row[0],))

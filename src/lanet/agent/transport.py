@@ -55,11 +55,23 @@ class TransportError(Exception):
 
 
 class Deferred(TransportError):
-    """Not sent: the transport is backing off or rate-limited until ``until`` (a ``time.time()``)."""
+    """Not sent: the transport is backing off or rate-limited until ``until`` (a ``time.time()``).
+    ``scope`` names the endpoint category that is rate-limited; None means every request waits."""
 
-    def __init__(self, until: float) -> None:
-        super().__init__(f"backing off for {max(0.0, until - time.time()):.1f} s", retryable=True)
+    def __init__(self, until: float, scope: str | None = None, status: int | None = None) -> None:
+        what = f"{scope} is rate-limited" if scope else "backing off"
+        super().__init__(f"{what} for {max(0.0, until - time.time()):.1f} s", retryable=True, status=status)
         self.until = until
+        self.scope = scope
+
+
+def category_of(path: str) -> str:
+    """The rate-limit category of a request path, as the server counts them: the tray's ticket reads
+    and comments share one (``/tickets``), every other endpoint is its own."""
+    path = path.split("?", 1)[0]
+    if path.startswith("/tickets/") and path != "/tickets/create-from-agent":
+        return "/tickets"
+    return path
 
 
 class InsecureBackendError(ValueError):
@@ -144,6 +156,8 @@ class Transport:
         self._sleep = sleep
         self._failures = 0
         self._blocked_until = 0.0
+        #: Sentry's "disabled until" per category: a 429 holds that endpoint only.
+        self._limited: dict[str, float] = {}
         self.last_success: float | None = None
         self.last_error: str | None = None
         self.user_agent = f"lanet-agent/{lanet.__version__}"
@@ -163,9 +177,11 @@ class Transport:
         """True after ``offline_after`` consecutive failures (the tray shows the machine offline)."""
         return self._failures >= max(1, self.offline_after)
 
-    def ready_at(self) -> float:
-        """When the next request may be sent (``time.time()`` scale)."""
-        return self._blocked_until
+    def ready_at(self, path: str | None = None) -> float:
+        """When the next request (to ``path``, if given) may be sent (``time.time()`` scale)."""
+        if path is None:
+            return self._blocked_until
+        return max(self._blocked_until, self._limited.get(category_of(path), 0.0))
 
     def _note_failure(self, retry_after: float | None = None) -> float:
         self._failures += 1
@@ -228,6 +244,9 @@ class Transport:
         now = self._clock()
         if now < self._blocked_until:
             raise Deferred(self._blocked_until)
+        category = category_of(path)
+        if now < self._limited.get(category, 0.0):
+            raise Deferred(self._limited[category], category)
         headers = {"Content-Type": "application/json", "User-Agent": self.user_agent}
         if auth:
             creds = self._fresh_credentials()
@@ -278,9 +297,18 @@ class Transport:
         code = str(envelope.get("code")) if envelope else None
         message = str(envelope.get("error")) if envelope and envelope.get("error") else f"HTTP {status}"
         self.last_error = f"{path}: {status} {code or ''} {message}".strip()
-        if status in (429, 503):
-            until = self._note_failure(retry_after_seconds(headers.get("retry-after"), self._clock()))
-            log.warning("%s answered %s; next request not before %.0f s", path, status, until - self._clock())
+        now = self._clock()
+        if status == 429:
+            # The server limits this endpoint for this asset: it waits, the others go on.
+            category = category_of(path)
+            delay = retry_after_seconds(headers.get("retry-after"), now)
+            until = now + (delay if delay is not None else self.item_backoff(1))
+            self._limited[category] = until
+            log.warning("%s answered 429; %s waits %.0f s", path, category, until - now)
+            raise Deferred(until, category, status=429)
+        if status == 503:
+            until = self._note_failure(retry_after_seconds(headers.get("retry-after"), now))
+            log.warning("%s answered 503; next request not before %.0f s", path, until - now)
             raise TransportError(self.last_error, status=status, code=code)
         if status == 401:
             # Even with fresh credentials: the asset was retired or its credentials revoked.

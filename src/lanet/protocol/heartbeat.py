@@ -21,7 +21,9 @@ from lanet.protocol.common import (
 from lanet.protocol.registration import LogLevel, ServiceState
 
 MAX_ALERTS = 200
-MAX_LOGS = 1000
+MAX_LOGS = 200
+#: Characters of one log line (the agent cuts longer ones).
+MAX_LOG_MESSAGE = 4000
 MAX_SERVICES_STATUS = 5000
 
 CommandType = Literal["powershell", "batch", "bash", "sh", "python", "script"]
@@ -93,7 +95,7 @@ class Alert(WireModel):
 class LogRecord(WireModel):
     timestamp: Timestamp
     level: LogLevel
-    message: str = Field(max_length=8000)
+    message: str = Field(max_length=MAX_LOG_MESSAGE)
     logger: str | None = short_text(128)
 
 

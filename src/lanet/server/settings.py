@@ -106,6 +106,10 @@ class Settings:
     register_rate: RateLimit = field(default_factory=lambda: RateLimit(30, 60))
     agent_rate: RateLimit = field(default_factory=lambda: RateLimit(120, 60))
     auth_failure_rate: RateLimit = field(default_factory=lambda: RateLimit(60, 60))
+    #: Per asset: reads and comments on the PC's tickets, tickets created, agent log lines stored.
+    ticket_rate: RateLimit = field(default_factory=lambda: RateLimit(60, 60))
+    ticket_create_rate: RateLimit = field(default_factory=lambda: RateLimit(20, 3600))
+    agent_log_rate: RateLimit = field(default_factory=lambda: RateLimit(1000, 3600))
     telemetry_async_commit: bool = True
     maintenance_interval: float = 30.0
     #: Proxies in front of ours whose X-Forwarded-For/-Proto are believed (CIDRs).
@@ -137,6 +141,9 @@ class Settings:
             ("register_rate", "LANET_RATE_REGISTER"),
             ("agent_rate", "LANET_RATE_AGENT"),
             ("auth_failure_rate", "LANET_RATE_AUTH_FAILURES"),
+            ("ticket_rate", "LANET_RATE_TICKETS"),
+            ("ticket_create_rate", "LANET_RATE_TICKET_CREATE"),
+            ("agent_log_rate", "LANET_RATE_AGENT_LOGS"),
         ):
             if os.environ.get(env):
                 values[name] = RateLimit.parse(os.environ[env])

@@ -15,6 +15,7 @@ from lanet.server.models import Asset
 from lanet.server.models.base import table_of, utcnow
 from lanet.server.services import ratelimit
 from lanet.server.services.credentials import AgentAuthError, verify_agent_jwt
+from lanet.server.settings import RateLimit
 from lanet.server.state import state
 
 
@@ -92,3 +93,14 @@ def require_own_asset(claims: AgentClaims, asset_id: str) -> None:
     """An agent's token reaches only its own asset."""
     if claims.asset_id != asset_id:
         raise ApiError(403, ErrorCode.ASSET_MISMATCH, "asset_id does not match the agent token")
+
+
+def rate_limit(key: str, limit: RateLimit, message: str = "Too many requests") -> None:
+    """Count a request against ``key``; 429 with ``Retry-After`` past ``limit``."""
+    app = state()
+    with app.db.engine.begin() as conn:
+        verdict = ratelimit.hit(conn, key, limit, utcnow())
+    if not verdict.allowed:
+        raise ApiError(
+            429, ErrorCode.RATE_LIMITED, message, headers={"Retry-After": str(verdict.retry_after)}
+        )

@@ -19,6 +19,7 @@ from lanet.protocol.registration import (
 from lanet.server.api.agent_auth import (
     client_ip,
     count_failure,
+    rate_limit,
     refusal_for,
     require_agent,
     require_own_asset,
@@ -27,7 +28,7 @@ from lanet.server.api.errors import ApiError
 from lanet.server.api.operations import ApiBlueprint
 from lanet.server.models import Asset
 from lanet.server.models.base import utcnow
-from lanet.server.services import asset_lifecycle, commands, ratelimit, registration, telemetry
+from lanet.server.services import asset_lifecycle, commands, registration, telemetry
 from lanet.server.services.credentials import issue_agent_jwt
 from lanet.server.services.inventory import apply_inventory
 from lanet.server.settings import RateLimit
@@ -40,13 +41,7 @@ _REFUSAL_STATUS = {ErrorCode.TOKEN_MALFORMED: 400}
 
 def _limit(key: str, limit: RateLimit | None = None, message: str = "Too many requests") -> None:
     """Count a request against ``key`` (the agent-endpoint limit unless told); 429 past it."""
-    app = state()
-    with app.db.engine.begin() as conn:
-        verdict = ratelimit.hit(conn, key, limit or app.settings.agent_rate, utcnow())
-    if not verdict.allowed:
-        raise ApiError(
-            429, ErrorCode.RATE_LIMITED, message, headers={"Retry-After": str(verdict.retry_after)}
-        )
+    rate_limit(key, limit or state().settings.agent_rate, message)
 
 
 def _backend_url() -> str:
@@ -110,6 +105,7 @@ def heartbeat(body: HeartbeatRequest) -> HeartbeatResponse:
             ip_address=client_ip(),
             rate=app.settings.agent_rate,
             issued_at=claims.iat,
+            log_rate=app.settings.agent_log_rate,
         )
     except telemetry.AssetGoneError:
         raise refusal_for(claims) or ApiError(

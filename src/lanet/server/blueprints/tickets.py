@@ -4,6 +4,7 @@ reaches only its own asset's tickets; anything else reads as absent (404)."""
 from flask import request
 from sqlalchemy.orm import Session
 
+from lanet.protocol.claims import AgentClaims
 from lanet.protocol.common import ErrorDetail
 from lanet.protocol.errors import ErrorCode
 from lanet.protocol.limits import CATEGORIES
@@ -18,7 +19,7 @@ from lanet.protocol.tickets import (
     TicketFromAgent,
     TicketView,
 )
-from lanet.server.api.agent_auth import require_agent
+from lanet.server.api.agent_auth import rate_limit, require_agent
 from lanet.server.api.errors import ApiError
 from lanet.server.api.operations import ApiBlueprint, Reply
 from lanet.server.models import Ticket
@@ -40,6 +41,18 @@ def _account() -> str | None:
     return value[:255] if value else None
 
 
+def _agent(*, creating: bool = False) -> AgentClaims:
+    """The calling agent, counted against its asset's ticket limits (``LANET_RATE_TICKETS`` for
+    reads and comments, ``LANET_RATE_TICKET_CREATE`` for new tickets, whose screenshots weigh)."""
+    claims = require_agent()
+    settings = state().settings
+    if creating:
+        rate_limit(f"ticket-create:{claims.asset_id}", settings.ticket_create_rate, "Too many new tickets")
+    else:
+        rate_limit(f"tickets:{claims.asset_id}", settings.ticket_rate, "Too many ticket requests")
+    return claims
+
+
 def _own(session: Session, ref: str, asset_id: str) -> Ticket:
     ticket = tickets.find(session, ref, asset_id=asset_id, account=_account())
     if ticket is None:
@@ -59,7 +72,7 @@ def _own(session: Session, ref: str, asset_id: str) -> Ticket:
 def create_from_agent(body: TicketFromAgent) -> Reply:
     """The seed's TicketCreator body; channel ``agente``. A repeated ``client_ticket_id`` (a retry from
     the agent's outbox) returns the ticket created the first time."""
-    claims = require_agent()
+    claims = _agent(creating=True)
     with state().db.session() as session:
         try:
             result = tickets.create_from_agent(session, claims, body)
@@ -81,7 +94,7 @@ def create_from_agent(body: TicketFromAgent) -> Reply:
     },
 )
 def my_tickets() -> MyTickets:
-    claims = require_agent()
+    claims = _agent()
     with state().db.session() as session:
         found, open_count = tickets.for_asset(
             session, claims.asset_id, request.args.get("reporter"), request.args.get("q"), account=_account()
@@ -106,7 +119,7 @@ def categories() -> CategoryList:
     query={"account": "only if this PC account reported it"},
 )
 def show(ticket_ref: str) -> TicketDetail:
-    claims = require_agent()
+    claims = _agent()
     with state().db.session() as session:
         return tickets.detail(_own(session, ticket_ref, claims.asset_id))
 
@@ -122,7 +135,7 @@ def show(ticket_ref: str) -> TicketDetail:
     query={"account": "only if this PC account reported it"},
 )
 def comment(ticket_ref: str, body: CommentRequest) -> TicketComment:
-    claims = require_agent()
+    claims = _agent()
     with state().db.session() as session:
         ticket = _own(session, ticket_ref, claims.asset_id)
         author = body.author_name or ticket.reporter_name or claims.computer_name
@@ -142,7 +155,7 @@ def comment(ticket_ref: str, body: CommentRequest) -> TicketComment:
     query={"account": "only if this PC account reported it"},
 )
 def rate(ticket_ref: str, body: RatingRequest) -> TicketView:
-    claims = require_agent()
+    claims = _agent()
     with state().db.session() as session:
         ticket = _own(session, ticket_ref, claims.asset_id)
         try:

@@ -32,16 +32,20 @@ def retry_after(now: datetime, start: datetime, limit: RateLimit) -> int:
     return max(1, math.ceil(start.timestamp() + limit.seconds - now.timestamp()))
 
 
-def hit(conn: Connection, key: str, limit: RateLimit, now: datetime) -> Verdict:
-    """Count one request against ``key``; the caller commits ``conn``'s transaction."""
+def hit(conn: Connection, key: str, limit: RateLimit, now: datetime, amount: int = 1) -> Verdict:
+    """Count ``amount`` (one request, or N log lines) against ``key``; the caller commits ``conn``'s
+    transaction."""
     start = window_start(now, limit)
     table = table_of(RateLimitBucket)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(key=key[:128], window_start=start, count=1)
+    stmt = dialect.insert(table).values(key=key[:128], window_start=start, count=amount)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.key],
         set_={
-            "count": case((table.c.window_start == stmt.excluded.window_start, table.c.count + 1), else_=1),
+            "count": case(
+                (table.c.window_start == stmt.excluded.window_start, table.c.count + stmt.excluded.count),
+                else_=stmt.excluded.count,
+            ),
             "window_start": stmt.excluded.window_start,
         },
     ).returning(table.c.count)

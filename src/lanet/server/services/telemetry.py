@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from lanet.protocol.heartbeat import MAX_LOG_MESSAGE, Command, HeartbeatRequest, HeartbeatResponse, LogRecord
 from lanet.protocol.heartbeat import Alert as AlertMessage
-from lanet.protocol.heartbeat import Command, HeartbeatRequest, HeartbeatResponse, LogRecord
 from lanet.server.db import Database
 from lanet.server.models import AgentLog, Alert, Asset, MetricSample
 from lanet.server.models import Command as CommandRow
@@ -29,7 +29,7 @@ from lanet.server.models.assets import (
 )
 from lanet.server.models.base import table_of, utcnow
 from lanet.server.models.commands import PENDING
-from lanet.server.services import commands, config_push
+from lanet.server.services import commands, config_push, ratelimit
 from lanet.server.services.ratelimit import retry_after, window_start
 from lanet.server.settings import MISSED_INTERVALS_OFFLINE, RateLimit
 
@@ -148,8 +148,11 @@ def record_heartbeat(
     ip_address: str | None,
     rate: RateLimit,
     issued_at: int,
+    log_rate: RateLimit | None = None,
 ) -> HeartbeatResponse | RateLimited:
-    """``issued_at`` is the JWT's ``iat``: a token older than the asset's ``auth_epoch`` writes nothing."""
+    """``issued_at`` is the JWT's ``iat``: a token older than the asset's ``auth_epoch`` writes nothing.
+    ``log_rate`` bounds the log lines the asset may store per window (one more statement, only for a
+    heartbeat that carries logs)."""
     now = utcnow()
     params = _params(asset_id, body, ip_address, now, rate)
     params["issued_at"] = issued_at
@@ -158,7 +161,10 @@ def record_heartbeat(
     # skip them), so a heartbeat carrying alerts runs in a transaction on the durable engine.
     engine = db.telemetry if postgres and not body.alerts else db.engine
     with engine.begin() as conn:
-        row = _write_postgres(conn, params, body) if postgres else _write_sqlite(conn, params, body)
+        records = log_records(body)
+        if records and log_rate is not None:
+            records = within_log_budget(conn, asset_id, records, log_rate, now)
+        row = _write_postgres(conn, params, records) if postgres else _write_sqlite(conn, params, records)
         if row is None:
             raise AssetGoneError(asset_id)
         if row.rate_window_count > rate.count:
@@ -189,6 +195,31 @@ def record_heartbeat(
     )
 
 
+def within_log_budget(
+    conn: Connection, asset_id: str, records: list[LogRecord], rate: RateLimit, now: datetime
+) -> list[LogRecord]:
+    """The log lines an asset may still store in this window (``LANET_RATE_AGENT_LOGS``), and one
+    line saying how many were left out: a chatty or hostile agent cannot fill the table, and the
+    heartbeat's metrics are kept either way."""
+    if not records:
+        return records
+    verdict = ratelimit.hit(conn, f"logs:{asset_id}", rate, now, amount=len(records))
+    over = min(len(records), max(0, verdict.count - rate.count))
+    if not over:
+        return records
+    kept = records[: len(records) - over]
+    kept.append(
+        LogRecord(
+            timestamp=now,
+            level="WARNING",
+            logger="lanet.server",
+            message=f"{over} log line(s) from this heartbeat were not stored: the asset sent more than "
+            f"{rate.count} in {rate.seconds} s",
+        )
+    )
+    return kept
+
+
 def log_records(body: HeartbeatRequest) -> list[LogRecord]:
     """The heartbeat's logs, and one ERROR line per dead letter it reports, so a refused ticket or
     command result is visible on the asset's page (the agent keeps the item itself)."""
@@ -201,19 +232,19 @@ def log_records(body: HeartbeatRequest) -> list[LogRecord]:
                 level="ERROR",
                 logger="lanet.agent.outbox",
                 message=f"{dead.kind} {dead.item_id} refused by the server ({refused}), kept by the agent "
-                f"as a dead letter: {dead.error}"[:8000],
+                f"as a dead letter: {dead.error}"[:MAX_LOG_MESSAGE],
             )
         )
     return records
 
 
-def _write_postgres(conn: Connection, params: dict[str, Any], body: HeartbeatRequest) -> Any:
+def _write_postgres(conn: Connection, params: dict[str, Any], records: list[LogRecord]) -> Any:
     import json
 
     driver_params = dict(params)
     for key in ("services_status", "extra"):
         driver_params[key] = None if params[key] is None else json.dumps(params[key])
-    driver_params["logs"] = json.dumps([record.model_dump(mode="json") for record in log_records(body)])
+    driver_params["logs"] = json.dumps([record.model_dump(mode="json") for record in records])
     return conn.exec_driver_sql(_PG_HEARTBEAT, driver_params).first()
 
 
@@ -229,7 +260,7 @@ class _Written:
     fresh: bool
 
 
-def _write_sqlite(conn: Connection, params: dict[str, Any], body: HeartbeatRequest) -> _Written | None:
+def _write_sqlite(conn: Connection, params: dict[str, Any], records: list[LogRecord]) -> _Written | None:
     """The same writes as :data:`_PG_HEARTBEAT`, as separate statements (SQLite has no DML in CTEs)."""
     applied = params["applied"]
     row = conn.execute(
@@ -282,7 +313,6 @@ def _write_sqlite(conn: Connection, params: dict[str, Any], body: HeartbeatReque
         stmt = sqlite.insert(samples).values(sample)
         stmt = stmt.on_conflict_do_nothing(index_elements=[samples.c.asset_id, samples.c.message_id])
         fresh = conn.execute(stmt.returning(samples.c.id)).first() is not None
-    records = log_records(body)
     if fresh and records:
         conn.execute(
             insert(agent_logs),
