@@ -127,23 +127,45 @@ async def slow_client(host: str, port: int, stop: asyncio.Event) -> None:
             await asyncio.sleep(0.1)
 
 
+async def health_loop(host: str, port: int, deadline: float, stats: Stats) -> None:
+    """``GET /api/health`` once every 100 ms, as a load balancer or the portal would."""
+    request = f"GET /api/health HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode()
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        try:
+            status = await exchange(host, port, request, 0)
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            status = type(exc).__name__
+        stats.latencies.append(time.perf_counter() - started)
+        stats.statuses[status] += 1
+        await asyncio.sleep(0.1)
+
+
 async def run_load(
-    base: str, agents: list[dict[str, Any] | None], seconds: float, close_delay: float, slow: int
-) -> tuple[Stats, float]:
+    base: str,
+    agents: list[dict[str, Any] | None],
+    seconds: float,
+    close_delay: float,
+    slow: int,
+    probe_health: bool = True,
+) -> tuple[Stats, Stats, float]:
     parts = urlsplit(base)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    stats = Stats()
+    stats, health = Stats(), Stats()
     stop = asyncio.Event()
     attackers = [asyncio.create_task(slow_client(host, port, stop)) for _ in range(slow)]
     if slow:
         await asyncio.sleep(1.0)
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(*(agent_loop(host, port, a, deadline, stats, close_delay) for a in agents))
+    loops = [agent_loop(host, port, a, deadline, stats, close_delay) for a in agents]
+    if probe_health:
+        loops.append(health_loop(host, port, deadline, health))
+    await asyncio.gather(*loops)
     elapsed = time.perf_counter() - started
     stop.set()
     await asyncio.gather(*attackers, return_exceptions=True)
-    return stats, elapsed
+    return stats, health, elapsed
 
 
 def spawn_server(database: str, workers: int) -> tuple[subprocess.Popen[bytes], str, str]:
@@ -202,6 +224,10 @@ def spawn_floor(workers: int) -> tuple[Callable[[], None], str]:
     return stop, f"http://127.0.0.1:{port}"
 
 
+def _p99(latencies: list[float]) -> float:
+    return statistics.quantiles(sorted(latencies), n=100)[98] if len(latencies) >= 2 else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -235,7 +261,9 @@ def main() -> None:
         )
         if args.warmup:
             asyncio.run(run_load(base, agents, args.warmup, delay, 0))
-        stats, elapsed = asyncio.run(run_load(base, agents, args.seconds, delay, args.slow_clients))
+        stats, health, elapsed = asyncio.run(
+            run_load(base, agents, args.seconds, delay, args.slow_clients, probe_health=not args.floor)
+        )
     finally:
         if stop_floor is not None:
             stop_floor()
@@ -255,6 +283,8 @@ def main() -> None:
         "p50_ms": round(quantiles[49] * 1000, 1),
         "p99_ms": round(quantiles[98] * 1000, 1),
         "errors": {k: v for k, v in stats.statuses.items() if k != "200"},
+        "health_p99_ms": round(_p99(health.latencies) * 1000, 1),
+        "health_errors": {k: v for k, v in health.statuses.items() if k != "200"},
         "cpus": os.cpu_count(),
     }
     print(json.dumps(result))

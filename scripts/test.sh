@@ -15,6 +15,8 @@ echo "== ruff"
 .venv/bin/ruff format --check src tests tests_windows bench packaging
 echo "== mypy"
 .venv/bin/mypy
+echo "== import contracts"
+.venv/bin/lint-imports
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
 if [ $# -eq 0 ]; then

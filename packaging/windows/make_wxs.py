@@ -101,7 +101,7 @@ def render(stage: Path, version: str) -> str:
     # before RemoveFiles (3500), the new service comes after InstallFiles (4000).
     installing = 'NOT (REMOVE="ALL")'
     removing_data = 'REMOVE="ALL" AND REMOVEDATA="1" AND NOT UPGRADINGPRODUCTCODE'
-    insecure = "ALLOW_INSECURE_HTTP"
+    insecure = 'ALLOW_INSECURE_HTTP="1"'  # a bare property name would be true for "0" too
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
   <Product Id="*" Name="LANET Agent" Language="1033" Version="{version}" Manufacturer="LANET"

@@ -47,7 +47,9 @@ def _outbox(stub: StubServer, store: Store, delivered: list[tuple[str, dict[str,
         ("heartbeat", "/agents/heartbeat", 5, False),
     ):
         outbox.register(
-            Kind(name, path, priority, precious, delivered=lambda p, d, n=name: delivered.append((n, p)))
+            Kind(
+                name, path, priority, precious, delivered=lambda p, d, sent, n=name: delivered.append((n, p))
+            )
         )
     return outbox
 
@@ -106,10 +108,10 @@ def test_an_item_refused_with_a_4xx_is_kept_shown_and_reported_once(stub: StubSe
         ("t-poison", "ticket", 422, "VALIDATION_ERROR", False)
     ]
     assert store.outbox_counts() == {}
-    # The next heartbeat names it; once that heartbeat is delivered it is reported, and kept.
-    body = heartbeat.build(
-        heartbeat.Gathered(asset_id=ASSET, dead_letters=store.dead_letters(unreported=True))
-    )
+    # The next heartbeat to leave names it; once that heartbeat is delivered it is reported, and kept.
+    queued = heartbeat.build(heartbeat.Gathered(asset_id=ASSET))
+    assert queued.get("dead_letters", []) == []  # attached when sent, not when queued
+    body = heartbeat.with_dead_letters(queued, store.dead_letters(unreported=True))
     assert body["dead_letters"][0]["item_id"] == "t-poison"
     assert body["dead_letters"][0]["status"] == 422
     store.mark_reported([d["item_id"] for d in body["dead_letters"]])
@@ -135,7 +137,7 @@ def test_a_broken_answer_handler_does_not_stop_the_drain(stub: StubServer, store
     creds = Credentials(ASSET, "jwt", "lrt_refresh", time.time() + 86400)
     outbox = Outbox(store, Transport(stub.url, load_credentials=lambda: creds, allow_plain_http=True))
 
-    def broken(_payload: dict[str, Any], _data: dict[str, Any]) -> None:
+    def broken(_payload: dict[str, Any], _data: dict[str, Any], _sent: dict[str, Any]) -> None:
         raise KeyError("bug")
 
     outbox.register(Kind("heartbeat", "/agents/heartbeat", 5, False, delivered=broken))
@@ -166,3 +168,16 @@ def test_a_rate_limited_endpoint_holds_its_own_items_only(stub: StubServer, stor
     assert store.outbox_counts() == {"ticket": 3}  # all kept, none counted as a failed attempt
     outbox.put("heartbeat", "hb-2", {"asset_id": ASSET})
     assert outbox.drain() == 1 and len(stub.seen("/tickets/create-from-agent")) == 1
+
+
+def test_a_dead_letter_from_another_version_never_keeps_the_heartbeat_from_leaving() -> None:
+    from lanet.agent.store import DeadLetter
+
+    odd = [
+        DeadLetter("x" * 300, "Firmware-Report v2!", 999, "C" * 200, "e" * 2000, 1.0e9, False),
+        DeadLetter("ok-1", "ticket", 422, "VALIDATION_ERROR", "bad\x00text", 1.0e9, False),
+    ]
+    body = heartbeat.with_dead_letters(heartbeat.build(heartbeat.Gathered(asset_id=ASSET)), odd)
+    assert [d["kind"] for d in body["dead_letters"]] == ["firmwarereportv", "ticket"]
+    assert body["dead_letters"][0]["item_id"] == "x" * 64 and "status" not in body["dead_letters"][0]
+    assert "\x00" not in body["dead_letters"][1]["error"]

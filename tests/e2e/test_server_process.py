@@ -2,8 +2,6 @@
 
 import json
 import ssl
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -11,7 +9,7 @@ import pytest
 import requests
 import trustme
 
-from tests.conftest import ARTIFACTS, LiveServer, start_server
+from tests.conftest import LiveServer, start_server
 from tests.server.helpers import HEARTBEAT, REGISTER, bearer, heartbeat_body, register_body
 
 pytestmark = pytest.mark.e2e
@@ -100,47 +98,3 @@ def test_openapi_document_is_served_and_names_every_agent_route(live_server: Liv
     ):
         assert path in spec["paths"], path
     assert spec["paths"]["/api/agents/heartbeat"]["post"]["security"] == [{"agentJWT": []}]
-
-
-@pytest.mark.slow
-def test_schemathesis_finds_no_server_errors_or_schema_violations(live_server: LiveServer) -> None:
-    created = live_server.cli("tokens", "create", "--client", "Fuzz", "--site", "Lab")
-    token = created.stdout.strip().splitlines()[-1]
-    data = requests.post(live_server.url + REGISTER, json=register_body(token), timeout=10).json()["data"]
-    report = ARTIFACTS / "schemathesis"
-    report.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "schemathesis.cli",
-            "run",
-            live_server.url + "/api/openapi.json",
-            "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,"
-            "response_schema_conformance,response_headers_conformance",
-            "--max-examples",
-            "40",
-            "--seed",
-            "20251127",
-            "--generation-database",
-            "none",
-            "--header",
-            f"Authorization: Bearer {data['agent_token']}",
-            "--request-timeout",
-            "20",
-            "--workers",
-            "2",
-            "--no-color",
-            "--report",
-            "junit",
-            "--report-dir",
-            str(report),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    (report / "output.txt").write_text(result.stdout + result.stderr)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -281,34 +281,39 @@ def test_the_refresh_credential_rotates_on_every_use(
     assert _refresh(client, agent["asset_id"], newest).status_code == 401  # everything was revoked
 
 
-def test_a_lost_refresh_answer_is_retried_once_within_the_grace(
+def test_a_lost_refresh_answer_may_be_retried_once_however_late(
     client: FlaskClient, db: Database, new_token: Callable[..., str]
 ) -> None:
     agent = register(client, new_token())
     lost = _refresh(client, agent["asset_id"], agent["refresh_token"])  # the agent never sees this answer
     assert lost.status_code == 200
+    with db.session() as session:  # the laptop slept for a week before it tried again
+        asset = session.get(Asset, agent["asset_id"])
+        assert asset is not None and asset.refresh_rotated_at is not None
+        asset.refresh_rotated_at -= timedelta(days=7)
+        asset.refresh_used_at = asset.refresh_rotated_at
     retried = _refresh(client, agent["asset_id"], agent["refresh_token"])
     assert retried.status_code == 200
     # The credential from the lost answer was never delivered: the retried one is what counts now.
     assert _refresh(client, agent["asset_id"], retried.get_json()["data"]["refresh_token"]).status_code == 200
 
 
-def test_reusing_a_replaced_credential_after_the_grace_revokes_and_is_audited(
+def test_the_grace_is_once_and_a_thief_is_caught_by_the_next_legitimate_refresh(
     client: FlaskClient, db: Database, new_token: Callable[..., str]
 ) -> None:
     agent = register(client, new_token())
-    rotated = _refresh(client, agent["asset_id"], agent["refresh_token"]).get_json()["data"]
+    stolen = agent["refresh_token"]  # copied off the machine
+    legit = _refresh(client, agent["asset_id"], stolen).get_json()["data"]  # the agent refreshes
+    thief = _refresh(client, agent["asset_id"], stolen)  # the thief's looks like a lost answer...
+    assert thief.status_code == 200
+    assert _refresh(client, agent["asset_id"], stolen).status_code == 401  # ...but only once
+    # The agent's own next refresh presents the credential the thief's request replaced: revoked.
+    assert _refresh(client, agent["asset_id"], legit["refresh_token"]).status_code == 401
+    assert _refresh(client, agent["asset_id"], thief.get_json()["data"]["refresh_token"]).status_code == 401
+    assert _beat(client, {**agent, "agent_token": thief.get_json()["data"]["agent_token"]}).status_code == 401
     with db.session() as session:
-        asset = session.get(Asset, agent["asset_id"])
-        assert asset is not None and asset.refresh_rotated_at is not None
-        asset.refresh_rotated_at -= asset_lifecycle.REUSE_GRACE + timedelta(seconds=1)
-        asset.refresh_used_at = asset.refresh_rotated_at
-    assert _refresh(client, agent["asset_id"], agent["refresh_token"]).status_code == 401
-    assert _refresh(client, agent["asset_id"], rotated["refresh_token"]).status_code == 401
-    assert _beat(client, {**agent, "agent_token": rotated["agent_token"]}).status_code == 401
-    with db.session() as session:
-        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "agent.refresh_reused")).one()
-        assert entry.outcome == "revoked" and entry.target_id == agent["asset_id"]
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "agent.refresh_reused")).all()
+        assert entries and all(e.outcome == "revoked" and e.target_id == agent["asset_id"] for e in entries)
 
 
 def test_a_refresh_credential_unused_past_the_idle_time_expires(
@@ -363,3 +368,24 @@ def test_a_jwt_of_a_deleted_asset_gets_401_and_the_logs_stay_clean(
         session.delete(session.get(Asset, agent["asset_id"]))
         assert session.scalar(select(func.count()).select_from(AgentLog)) == 0
     assert _ticket(client, agent).status_code == 401
+
+
+def test_a_merge_keeps_other_claimants_waiting_and_carries_the_old_configuration(
+    client: FlaskClient, db: Database, new_token: Callable[..., str]
+) -> None:
+    from lanet.server.services.config_push import resolve_scope, set_override
+
+    old = register(client, new_token(), identity="owner-" + "o" * 40, **VICTIM)
+    with db.session() as session:
+        set_override(session, resolve_scope(session, "asset", old["asset_id"]), "heartbeat_interval", 30, "t")
+    first = register(client, new_token(), identity="first-" + "f" * 40, **VICTIM)
+    second = register(client, new_token(), identity="second-" + "s" * 40, **VICTIM)
+    with db.session() as session:
+        newcomer = session.get(Asset, first["asset_id"])
+        assert newcomer is not None
+        asset_lifecycle.merge(session, newcomer, "user:tec@lanet.mx", utcnow())
+    with db.session() as session:
+        waiting = session.get(Asset, second["asset_id"])
+        assert waiting is not None and waiting.replaces_asset_id == first["asset_id"]
+    beat = _beat(client, first).get_json()["data"]
+    assert beat["config_updates"] == {"heartbeat_interval": 30}

@@ -154,6 +154,22 @@ def test_mis_tickets_status_settings_and_the_notification(service: tuple[LiveSer
     app.root.destroy()
 
 
+def test_mis_tickets_while_the_backend_is_down(service: tuple[LiveServer, Path]) -> None:
+    server, sock = service
+    app = _app(sock)
+    app.ctx.ask("create_ticket", description="La impresora no imprime", category="impresora")
+    wait_for(lambda: app.ctx.ask("my_tickets")["items"], 30, "the ticket on the server")
+    server.stop()
+    app.ctx.ask("create_ticket", description="Tampoco hay internet", category="red")
+    tickets = app.show_tickets()
+    texts = _texts(tickets)
+    assert any(t.startswith("Sin conexión con el servidor: se muestra la lista de hoy") for t in texts), texts
+    assert "TKT-000001 - La impresora no imprime" in texts
+    assert "pendiente de envío - Tampoco hay internet" in texts
+    _shot(tickets, "mis_tickets_sin_conexion")
+    app.root.destroy()
+
+
 def test_english_when_asked(service: tuple[LiveServer, Path]) -> None:
     _server, sock = service
     app = _app(sock, "en")

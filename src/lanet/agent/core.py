@@ -39,6 +39,8 @@ INVENTORY_CHECK_EVERY = 1800.0
 INVENTORY_MAX_AGE = 86400.0
 UPDATES_CHECK_EVERY = 6 * 3600.0
 JITTER = 0.1
+#: After a pass that failed, the loop tries again this soon (seconds).
+FAILED_PASS_PAUSE = 5.0
 #: Dead letters named in one heartbeat (each is reported once).
 DEAD_LETTERS_PER_HEARTBEAT = 20
 
@@ -53,6 +55,15 @@ def ca_bundle_of(paths: AgentPaths) -> str | None:
     return str(candidate) if candidate.exists() else None
 
 
+def _plain_http_allowed(store: Store, url: str) -> bool:
+    """The development switch; an agent registered on http:// before the switch existed (its store
+    has no answer either way) keeps working, warned about at every start like one with the switch."""
+    chosen = store.get("insecure_http")
+    if chosen is None and url.startswith("http://") and store.get("asset_id") is not None:
+        return True
+    return bool(chosen)
+
+
 def make_transport(paths: AgentPaths, store: Store, url: str, config: Any) -> Transport:
     """The transport as the configuration says; rebuilt when the backend pushes new settings."""
     return Transport(
@@ -63,7 +74,7 @@ def make_transport(paths: AgentPaths, store: Store, url: str, config: Any) -> Tr
         verify=config.security.verify_ssl,
         ca_bundle=ca_bundle_of(paths),
         min_tls13=bool(store.get("min_tls13", True)),
-        allow_plain_http=bool(store.get("insecure_http", False)),
+        allow_plain_http=_plain_http_allowed(store, url),
         refresh_threshold=config.security.jwt_refresh_threshold,
         load_credentials=lambda: credentials.load(store),
         save_credentials=lambda creds: credentials.save(store, creds),
@@ -119,7 +130,7 @@ class Agent:
             )
         if not self.config.security.encryption_enabled:
             log.warning("security.encryption_enabled is false: credentials are stored unencrypted")
-        if self.store.get("insecure_http", False):
+        if self.config.backend.url.startswith("http://"):
             log.warning(
                 "!!! plain http is allowed (registered with --allow-insecure-http, for development): "
                 "tokens and data cross the network unencrypted"
@@ -190,11 +201,16 @@ class Agent:
         while not self.stop_event.is_set():
             try:
                 self.tick()
-            except Exception:  # the loop never dies of one bad pass
+                pause = self._sleep_for()
+            except Exception:  # the loop never dies of one bad pass (a locked store, a full disk)
                 log.exception("agent loop pass failed; continuing")
-            self._wake.wait(self._sleep_for())
+                pause = FAILED_PASS_PAUSE
+            self._wake.wait(pause)
             self._wake.clear()
-        self.drain(deadline=time.time() + FLUSH_ON_STOP)
+        try:
+            self.drain(deadline=time.time() + FLUSH_ON_STOP)
+        except Exception:
+            log.exception("the final flush failed; what was queued is sent at the next start")
 
     def _sleep_for(self) -> float:
         now = time.time()
@@ -238,7 +254,6 @@ class Agent:
             alerts=monitor.evaluate(metrics, services, cfg.monitoring),
             logs=(self.log_buffer.peek() if preview else self.log_buffer.drain()) if send_logs else [],
             command_acks=self.executor.acks(),
-            dead_letters=self.store.dead_letters(unreported=True, limit=DEAD_LETTERS_PER_HEARTBEAT),
             config_revision=self.store.get("config_revision"),
             include_metrics=cfg.heartbeat.include_metrics,
         )
@@ -255,7 +270,6 @@ class Agent:
             gathered = heartbeat.Gathered(
                 asset_id=self.config.agent.asset_id,
                 command_acks=self.executor.acks(),
-                dead_letters=self.store.dead_letters(unreported=True, limit=DEAD_LETTERS_PER_HEARTBEAT),
                 config_revision=self.store.get("config_revision"),
             )
             body = heartbeat.build(gathered, checkin=True)
@@ -279,7 +293,7 @@ class Agent:
         if info.get("updates") is not None and cached is not None:
             info["updates"]["pending_count"] = len(cached["names"])
             info["updates"]["pending"] = cached["names"][:2000]
-        checked: dict[str, Any] = contract.validate("HardwareInfo", info)
+        checked: dict[str, Any] = contract.validate("HardwareInfo", contract.scrub(info))
         return checked
 
     def check_inventory(self) -> None:
@@ -317,7 +331,14 @@ class Agent:
         for kind in (
             Kind("command_result", "/agents/commands/result", priority=1, precious=True),
             Kind("ticket", "/tickets/create-from-agent", 1, True, delivered=self.desk.delivered),
-            Kind("heartbeat", "/agents/heartbeat", 5, False, delivered=self._heartbeat_delivered),
+            Kind(
+                "heartbeat",
+                "/agents/heartbeat",
+                5,
+                False,
+                body=self._heartbeat_as_sent,
+                delivered=self._heartbeat_delivered,
+            ),
             Kind(
                 "inventory",
                 "/agents/inventory",
@@ -334,12 +355,20 @@ class Agent:
         is the final flush with its own deadline."""
         return self.outbox.drain(deadline, lambda: deadline is None and self.stop_event.is_set())
 
-    def _inventory_delivered(self, payload: dict[str, Any], _data: dict[str, Any]) -> None:
+    def _heartbeat_as_sent(self, payload: dict[str, Any]) -> dict[str, Any]:
+        dead = self.store.dead_letters(unreported=True, limit=DEAD_LETTERS_PER_HEARTBEAT)
+        return heartbeat.with_dead_letters(payload, dead)
+
+    def _inventory_delivered(
+        self, payload: dict[str, Any], _data: dict[str, Any], _sent: dict[str, Any]
+    ) -> None:
         self.store.put("inventory_digest", payload["digest"])
         self.store.put("inventory_sent_at", time.time())
 
-    def _heartbeat_delivered(self, payload: dict[str, Any], data: dict[str, Any]) -> None:
-        self.store.mark_reported([dead["item_id"] for dead in payload.get("dead_letters", [])])
+    def _heartbeat_delivered(
+        self, _payload: dict[str, Any], data: dict[str, Any], sent: dict[str, Any]
+    ) -> None:
+        self.store.mark_reported([dead["item_id"] for dead in sent.get("dead_letters", [])])
         try:
             reply = contract.Record(contract.validate("HeartbeatResponse", data))
         except ContractError as exc:

@@ -2,7 +2,6 @@
 local store."""
 
 import secrets
-from datetime import datetime
 
 from lanet.agent.store import Store
 from lanet.agent.transport import Credentials
@@ -18,10 +17,11 @@ def load(store: Store) -> Credentials | None:
 
 
 def save(store: Store, creds: Credentials) -> None:
-    store.put_secret("agent_token", creds.agent_token)
-    store.put_secret("refresh_token", creds.refresh_token)
-    store.put("asset_id", creds.asset_id)
-    store.put("token_expires_at", creds.expires_at)
+    """All of the identity at once (the refresh credential works once: it must never be half-saved)."""
+    store.put_together(
+        {"refresh_token": creds.refresh_token, "agent_token": creds.agent_token},
+        {"asset_id": creds.asset_id, "token_expires_at": creds.expires_at},
+    )
 
 
 def identity_secret(store: Store) -> str:
@@ -33,7 +33,3 @@ def identity_secret(store: Store) -> str:
         secret = secrets.token_urlsafe(48)
         store.put_secret("identity_secret", secret)
     return secret
-
-
-def expiry_of(timestamp: str) -> float:
-    return datetime.fromisoformat(timestamp).timestamp()

@@ -39,7 +39,6 @@ class Gathered:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     logs: list[dict[str, Any]] = field(default_factory=list)
     command_acks: list[str] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
     config_revision: int | None = None
     include_metrics: bool = True
 
@@ -72,17 +71,34 @@ def build(gathered: Gathered, *, checkin: bool = False, now: float | None = None
         "agent_version": lanet.__version__,
         "config_revision": gathered.config_revision,
         "command_acks": gathered.command_acks,
-        "dead_letters": [
+    }
+    checked: dict[str, Any] = contract.drop_none(contract.validate("HeartbeatRequest", contract.scrub(body)))
+    return checked
+
+
+def with_dead_letters(body: dict[str, Any], dead_letters: list[DeadLetter]) -> dict[str, Any]:
+    """``body`` as it is sent: with the dead letters not reported yet, attached when the heartbeat
+    leaves (not when it was queued, so a backlog of heartbeats does not repeat them). A dead letter
+    that does not fit the contract (written by another version of the agent) is left out rather
+    than keeping the heartbeat from being sent."""
+    listed = []
+    for dead in dead_letters:
+        entry = contract.drop_none(
             {
-                "kind": dead.kind,
-                "item_id": dead.id,
-                "status": dead.status,
-                "code": dead.code,
+                "kind": "".join(
+                    ch for ch in dead.kind.lower() if ch.isascii() and (ch.isalpha() or ch == "_")
+                )[:32]
+                or "unknown",
+                "item_id": dead.id[:64],
+                "status": dead.status if dead.status is not None and 400 <= dead.status <= 499 else None,
+                "code": (dead.code or "")[:64] or None,
                 "error": dead.error[:500],
                 "refused_at": _iso(dead.refused_at),
             }
-            for dead in gathered.dead_letters
-        ],
-    }
-    checked: dict[str, Any] = contract.drop_none(contract.validate("HeartbeatRequest", body))
-    return checked
+        )
+        try:
+            checked = contract.validate_field("HeartbeatRequest", "dead_letters", [contract.scrub(entry)])
+        except contract.ContractError:
+            continue
+        listed.append(contract.drop_none(checked[0]))
+    return {**body, "dead_letters": listed} if listed else body

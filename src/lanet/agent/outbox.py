@@ -18,6 +18,7 @@ One bad item never blocks the others:
   sleeps.
 """
 
+import enum
 import logging
 import time
 from collections.abc import Callable
@@ -42,7 +43,7 @@ def _same(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def _ignore(_payload: dict[str, Any], _data: dict[str, Any]) -> None:
+def _ignore(_payload: dict[str, Any], _data: dict[str, Any], _sent: dict[str, Any]) -> None:
     return None
 
 
@@ -58,8 +59,16 @@ class Kind:
     precious: bool
     #: The stored payload -> the request body (inventory keeps its digest beside the body).
     body: Callable[[dict[str, Any]], dict[str, Any]] = _same
-    #: What the server's answer means for the agent (payload, answer data).
-    delivered: Callable[[dict[str, Any], dict[str, Any]], None] = _ignore
+    #: What the server's answer means for the agent (stored payload, answer data, the body sent).
+    delivered: Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], None] = _ignore
+
+
+class _Outcome(enum.Enum):
+    SENT = "sent"
+    REFUSED = "refused"  # dead-lettered; the drain goes on
+    HELD = "held"  # this kind's endpoint is rate-limited; the others go on
+    SERVER_ERROR = "server_error"  # backing off alone
+    STOP = "stop"  # every request must wait
 
 
 class Outbox:
@@ -95,46 +104,58 @@ class Outbox:
             item = self.store.next_ready(self._clock(), skip=held)
             if item is None:
                 break
-            kind = self.kinds.get(item.kind)
-            if kind is None:  # written by another version of the agent
-                self.store.dead_letter(item.id, f"no such outbox kind {item.kind!r} in this agent")
-                continue
-            try:
-                data = self.transport.post(kind.path, kind.body(item.payload))
-            except Deferred as exc:
-                self.store.retry_later(item.id, exc.until, str(exc), count=False)
-                if exc.scope is None:
-                    break
+            outcome = self._send(item)
+            if outcome is _Outcome.SENT:
+                sent += 1
+                server_errors = 0
+            elif outcome is _Outcome.HELD:
                 held.add(item.kind)  # a 429 holds this endpoint only: the rest go on
-                continue
-            except AuthLost as exc:
-                self.store.retry_later(item.id, self._clock() + AUTH_RETRY, str(exc))
+            elif outcome is _Outcome.SERVER_ERROR:
+                server_errors += 1
+                if server_errors >= MAX_SERVER_ERRORS_PER_PASS:
+                    break
+            elif outcome is _Outcome.STOP:
                 break
-            except TransportError as exc:
-                if self._refused(item, exc):
-                    continue
-                if exc.item_scoped:
-                    server_errors += 1
-                    at = self._clock() + self.transport.item_backoff(item.attempts + 1)
-                    self.store.retry_later(item.id, at, str(exc))
-                    wire.warning(
-                        "%s %s failed on the server, retried on its own: %s", item.kind, item.id, exc
-                    )
-                    if server_errors >= MAX_SERVER_ERRORS_PER_PASS:
-                        break
-                    continue
-                self.store.retry_later(item.id, self.transport.ready_at(), str(exc))
-                wire.warning("%s not delivered, will retry: %s", item.kind, exc)
-                break
-            server_errors = 0
-            self.store.delivered(item.id)
-            sent += 1
-            self.store.put("last_contact", self._clock())
-            try:
-                kind.delivered(item.payload, data)
-            except Exception:  # a bug in one handler must not stop the drain or lose the others
-                log.exception("handling the answer to %s %s failed", item.kind, item.id)
         return sent
+
+    def _send(self, item: OutboxItem) -> "_Outcome":
+        """Send one item and record what became of it."""
+        kind = self.kinds.get(item.kind)
+        if kind is None:  # written by another version of the agent
+            self.store.dead_letter(item.id, f"no such outbox kind {item.kind!r} in this agent")
+            return _Outcome.REFUSED
+        try:
+            body = kind.body(item.payload)
+        except Exception as exc:  # a bug of ours about this item: it must not stay in flight
+            log.exception("building the %s %s to send failed", item.kind, item.id)
+            self.store.dead_letter(item.id, f"the agent could not build it: {type(exc).__name__}: {exc}")
+            return _Outcome.REFUSED
+        try:
+            data = self.transport.post(kind.path, body)
+        except Deferred as exc:
+            self.store.retry_later(item.id, exc.until, str(exc), count=False)
+            return _Outcome.STOP if exc.scope is None else _Outcome.HELD
+        except AuthLost as exc:
+            self.store.retry_later(item.id, self._clock() + AUTH_RETRY, str(exc))
+            return _Outcome.STOP
+        except TransportError as exc:
+            if self._refused(item, exc):
+                return _Outcome.REFUSED
+            if exc.item_scoped:
+                at = self._clock() + self.transport.item_backoff(item.attempts + 1)
+                self.store.retry_later(item.id, at, str(exc))
+                wire.warning("%s %s failed on the server, retried alone: %s", item.kind, item.id, exc)
+                return _Outcome.SERVER_ERROR
+            self.store.retry_later(item.id, self.transport.ready_at(), str(exc))
+            wire.warning("%s not delivered, will retry: %s", item.kind, exc)
+            return _Outcome.STOP
+        self.store.delivered(item.id)
+        self.store.put("last_contact", self._clock())
+        try:
+            kind.delivered(item.payload, data, body)
+        except Exception:  # a bug in one handler must not stop the drain or lose the others
+            log.exception("handling the answer to %s %s failed", item.kind, item.id)
+        return _Outcome.SENT
 
     def _refused(self, item: OutboxItem, exc: TransportError) -> bool:
         """A 4xx about the item itself: dead-letter it (kept, shown, reported) and go on."""

@@ -150,6 +150,24 @@ class Store:
                 (name, blob),
             )
 
+    def put_together(self, secrets: dict[str, str], values: dict[str, Any]) -> None:
+        """Secrets and small state written in one transaction: a process killed half-way leaves the
+        old set or the new one, never a new JWT beside an old refresh credential."""
+        sealed = {name: self.protector.seal(value.encode()) for name, value in secrets.items()}
+        with self._tx() as conn:
+            for name, blob in sealed.items():
+                conn.execute(
+                    "INSERT INTO secrets (name, value) VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    (name, blob),
+                )
+            for key, value in values.items():
+                conn.execute(
+                    "INSERT INTO kv (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, json.dumps(value)),
+                )
+
     def get_secret(self, name: str) -> str | None:
         with self._lock:
             row = self._conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()

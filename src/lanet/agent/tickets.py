@@ -147,7 +147,7 @@ class AgentTicketDesk:
             if owners.get(cid, caller.account) == caller.account
         }
 
-    def delivered(self, payload: dict[str, Any], data: dict[str, Any]) -> None:
+    def delivered(self, payload: dict[str, Any], data: dict[str, Any], _sent: dict[str, Any]) -> None:
         """The outbox's answer handler: remember the TKT number the server gave the ticket."""
         ticket_id = payload["client_ticket_id"]
         sent = self.store.get("sent_tickets", {})
@@ -167,6 +167,7 @@ class AgentTicketDesk:
         }
 
     def mine(self, caller: Caller, text: str | None) -> dict[str, Any]:
+        """The user's tickets from the server, or (unreachable) the last list it gave this user."""
         params = {"q": text or "", "account": caller.account}
         try:
             data = self._transport().get("/tickets/my-tickets", params)

@@ -30,6 +30,7 @@ from lanet.protocol.contract import ContractError
 log = logging.getLogger("lanet.agent.heartbeat")
 
 BACKOFF_CAP = 300.0
+REFRESH_PATH = "/agents/token/refresh"
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 
 
@@ -248,12 +249,15 @@ class Transport:
         if now < self._limited.get(category, 0.0):
             raise Deferred(self._limited[category], category)
         headers = {"Content-Type": "application/json", "User-Agent": self.user_agent}
+        creds = None
         if auth:
             creds = self._fresh_credentials()
             headers["Authorization"] = f"Bearer {creds.agent_token}"
         status, reply_headers, raw = self._send(method, path, body, headers)
-        if status == 401 and auth:
-            creds = self._refresh(self._require_credentials())
+        if status == 401 and creds is not None:
+            # Refused with the JWT just sent: refresh from that one (another thread may have
+            # refreshed meanwhile; then its result is used, not a second rotation).
+            creds = self._refresh(creds)
             headers["Authorization"] = f"Bearer {creds.agent_token}"
             status, reply_headers, raw = self._send(method, path, body, headers)
         return self._interpret(path, status, reply_headers, raw)
@@ -359,13 +363,22 @@ class Transport:
             return self._refresh_now(creds)
 
     def _refresh_now(self, creds: Credentials) -> Credentials:
+        now = self._clock()
+        if now < self._blocked_until:
+            raise Deferred(self._blocked_until)
+        held = self._limited.get(REFRESH_PATH, 0.0)
+        if now < held:
+            raise Deferred(held, REFRESH_PATH)
+        return self._refresh_request(creds)
+
+    def _refresh_request(self, creds: Credentials) -> Credentials:
         body = {"asset_id": creds.asset_id, "refresh_token": creds.refresh_token}
         identity = self._identity()
         if identity:
             body["identity_secret"] = identity
         status, headers, raw = self._send(
             "POST",
-            "/agents/token/refresh",
+            REFRESH_PATH,
             body,
             {
                 "Content-Type": "application/json",
@@ -375,7 +388,7 @@ class Transport:
         if status == 401:
             log.error("the backend refused the refresh credential: re-register this agent with a new token")
             raise AuthLost("refresh credential refused", status=401, code="REFRESH_INVALID", retryable=False)
-        data = self._interpret("/agents/token/refresh", status, headers, raw)
+        data = self._interpret(REFRESH_PATH, status, headers, raw)
         try:
             reply = contract.validate("RefreshResponse", data)
         except ContractError as exc:

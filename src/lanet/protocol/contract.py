@@ -254,6 +254,22 @@ def validate_field(message_name: str, field: str, value: Any) -> Any:
         raise ContractError(message_name, exc.problems) from None
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with NUL characters and lone surrogates replaced by U+FFFD at every depth: the
+    server refuses them (PostgreSQL cannot store NUL, UTF-8 has no surrogates), and a log line or a
+    program name read off the OS may carry them. Better a replaced character than a refused message."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
+    if isinstance(value, dict):
+        return {scrub(key): scrub(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub(item) for item in value]
+    return value
+
+
 def drop_none(value: Any) -> Any:
     """Leave out null members of objects at every depth, as ``model_dump(exclude_none=True)`` does."""
     if isinstance(value, dict):

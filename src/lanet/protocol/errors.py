@@ -43,6 +43,7 @@ class ErrorCode(StrEnum):
     # 5xx: only for faults of the server itself, never for bad input
     INTERNAL_ERROR = "INTERNAL_ERROR"
     UNAVAILABLE = "UNAVAILABLE"
+    TIMEOUT = "TIMEOUT"
 
 
 #: Install-token refusals, keyed by code, with the reason an installer prints for a person.

@@ -4,6 +4,7 @@ SQLite gets WAL, a busy timeout and enforced foreign keys on every connection, w
 several gunicorn workers share one file safely.
 """
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,11 +24,11 @@ def prepare_sqlite_file(url: str) -> None:
         return
     path = Path(url[len("sqlite:///") :].split("?", 1)[0])
     if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)  # workers may race to make it
     for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        if not name.exists() and name == path:
+        if name == path:
             os.close(os.open(name, os.O_CREAT | os.O_WRONLY, 0o600))
-        if name.exists():
+        with contextlib.suppress(FileNotFoundError, PermissionError):
             os.chmod(name, 0o600)
 
 

@@ -39,16 +39,20 @@ KEEPALIVE_TIMEOUT = 65
 #: The application's own ceiling for one request (gunicorn's worker timeout is above it).
 UPSTREAM_TIMEOUT = 60
 
-#: The errors nginx may answer without the application, with their envelopes. 502 and 504 mean the
-#: application is restarting or gone: the client is told 503 with Retry-After, which agents back off on.
+#: The errors nginx may answer without the application, with their envelopes. 502 means the
+#: application is restarting or gone: 503 with Retry-After, which holds every request of an agent.
+#: 504 means this one request took too long: it stays 504, which an agent retries on its own without
+#: holding the rest (a request that always times out must not block the others).
 _OWN_ERRORS: dict[int, tuple[int, ErrorCode, str]] = {
     400: (400, ErrorCode.MALFORMED_REQUEST, "The request is not valid HTTP"),
+    404: (404, ErrorCode.NOT_FOUND, "Not found"),
     413: (413, ErrorCode.PAYLOAD_TOO_LARGE, "The request body is larger than the server accepts"),
     414: (414, ErrorCode.REQUEST_TOO_LARGE, "The request line is longer than the server accepts"),
     429: (429, ErrorCode.RATE_LIMITED, "Too many connections from this address"),
     494: (431, ErrorCode.REQUEST_TOO_LARGE, "The request headers are larger than the server accepts"),
+    497: (400, ErrorCode.MALFORMED_REQUEST, "This port speaks HTTPS only"),
     502: (503, ErrorCode.UNAVAILABLE, "The service is restarting; try again shortly"),
-    504: (503, ErrorCode.UNAVAILABLE, "The service did not answer in time; try again shortly"),
+    504: (504, ErrorCode.TIMEOUT, "The request took longer than the server allows"),
 }
 
 
@@ -115,16 +119,20 @@ def prepare_runtime_dir(front: FrontEnd) -> None:
     """Temp folders for nginx and the folder of the application's socket.
 
     The folder is reachable by the server's own account and, when that is root, by nginx's worker
-    account alone (mode 0710, its group): nobody else can reach the application's socket.
+    account alone (mode 0710, that account's group); started as any other account, nginx runs as it
+    and the folder is 0700. Nobody else can reach the application's socket, so nobody can bypass the
+    front end and forge its forwarding headers.
     """
     temp = front.runtime_dir / "tmp"
     temp.mkdir(parents=True, exist_ok=True)
-    os.chmod(front.runtime_dir, 0o710)  # noqa: S103 - traverse only, for nginx's worker group
     os.chmod(temp, 0o700)
-    if front.worker_user is not None:
-        account = pwd.getpwnam(front.worker_user)
-        os.chown(front.runtime_dir, 0, account.pw_gid)
-        os.chown(temp, account.pw_uid, account.pw_gid)
+    if front.worker_user is None:
+        os.chmod(front.runtime_dir, 0o700)
+        return
+    os.chmod(front.runtime_dir, 0o710)  # noqa: S103 - traverse only, for nginx's worker group
+    account = pwd.getpwnam(front.worker_user)
+    os.chown(front.runtime_dir, 0, account.pw_gid)
+    os.chown(temp, account.pw_uid, account.pw_gid)
 
 
 def _listen_address(host: str, port: int) -> str:
@@ -140,6 +148,14 @@ def _error_body(status: int, code: ErrorCode, message: str) -> str:
     return body
 
 
+def _quoted(path: Path | str) -> str:
+    """A path as an nginx string; one that nginx could read as something else is refused."""
+    text = str(path)
+    if any(ch in text for ch in "\"';$\\{}") or any(ord(ch) < 32 for ch in text):
+        raise FrontEndError(f"the path {text!r} cannot be written into nginx's configuration")
+    return f'"{text}"'
+
+
 def render(front: FrontEnd) -> str:
     """The nginx configuration for ``front``."""
     run = front.runtime_dir
@@ -149,7 +165,7 @@ def render(front: FrontEnd) -> str:
         "daemon off;",
         "master_process on;",
         "worker_processes auto;",
-        f"pid {run / 'nginx.pid'};",
+        f"pid {_quoted(run / 'nginx.pid')};",
         "error_log stderr warn;",
         f"worker_rlimit_nofile {front.max_connections * 2 + 64};",
         # A stop waits for requests in flight, not for peers that never finish theirs.
@@ -159,7 +175,7 @@ def render(front: FrontEnd) -> str:
         lines.append(f"user {front.worker_user};")
     headers_more = HEADERS_MORE_MODULE.exists()
     if headers_more:
-        lines.append(f"load_module {HEADERS_MORE_MODULE};")
+        lines.append(f"load_module {_quoted(HEADERS_MORE_MODULE)};")
     lines += [
         f"events {{ worker_connections {front.max_connections}; }}",
         "http {",
@@ -167,11 +183,11 @@ def render(front: FrontEnd) -> str:
         # The front end's product name is nobody's business either (needs Debian's headers-more).
         "    more_clear_headers Server;" if headers_more else "",
         "    access_log /dev/stdout combined;" if front.access_log else "    access_log off;",
-        f"    client_body_temp_path {temp / 'body'};",
-        f"    proxy_temp_path {temp / 'proxy'};",
-        f"    fastcgi_temp_path {temp / 'fastcgi'};",
-        f"    uwsgi_temp_path {temp / 'uwsgi'};",
-        f"    scgi_temp_path {temp / 'scgi'};",
+        f"    client_body_temp_path {_quoted(temp / 'body')};",
+        f"    proxy_temp_path {_quoted(temp / 'proxy')};",
+        f"    fastcgi_temp_path {_quoted(temp / 'fastcgi')};",
+        f"    uwsgi_temp_path {_quoted(temp / 'uwsgi')};",
+        f"    scgi_temp_path {_quoted(temp / 'scgi')};",
         "    default_type application/octet-stream;",
         # Slow peers are nginx's problem, never a worker's: the head within HEADER_TIMEOUT, the body
         # without a gap longer than BODY_TIMEOUT, and a timed-out connection reset, not lingered on.
@@ -209,15 +225,15 @@ def render(front: FrontEnd) -> str:
         "        default $scheme;",
         '        "~^1:(?<proto>https?)$" $proto;',
         "    }",
-        f"    upstream lanet_app {{ server unix:{front.app_socket}; }}",
+        f"    upstream lanet_app {{ server {_quoted(f'unix:{front.app_socket}')}; }}",
         "    server {",
     ]
     listen = _listen_address(front.host, front.port)
     if front.tls:
         lines += [
             f"        listen {listen} ssl backlog=4096;",
-            f"        ssl_certificate {front.certfile};",
-            f"        ssl_certificate_key {front.keyfile};",
+            f"        ssl_certificate {_quoted(front.certfile or '')};",
+            f"        ssl_certificate_key {_quoted(front.keyfile or '')};",
             # The seed's first security measure: TLS 1.3, nothing older.
             "        ssl_protocols TLSv1.3;",
             "        ssl_session_cache shared:lanet_tls:10m;",

@@ -5,7 +5,9 @@ into a private runtime folder, starts the application on a Unix socket in that f
 (:mod:`lanet.server.appserver`), then nginx on the public address, then the maintenance loop, and
 waits. SIGTERM or Ctrl-C stops them in order (nginx first, so nothing new arrives; it finishes what
 is in flight), and if any of them dies the others are stopped and the exit status is 1, so the
-service manager restarts the whole set rather than leaving a front end without an application.
+service manager restarts the whole set rather than leaving a front end without an application. Each
+part runs in a session of its own so that a signal meant for this process does not reach them
+directly (under systemd, use ``KillMode=mixed`` for the same reason).
 """
 
 import contextlib
@@ -35,8 +37,9 @@ log = logging.getLogger(__name__)
 
 #: How long the application may take to bind its socket at start.
 APP_START_TIMEOUT = 60.0
-#: How long each part may take to stop before it is killed.
-STOP_TIMEOUT = 15.0
+#: How long each part may take to stop before it is killed: longer than nginx's own
+#: worker_shutdown_timeout, so a graceful stop is never cut short by this supervisor.
+STOP_TIMEOUT = 25.0
 
 
 def _runtime_dir() -> Path:
@@ -67,15 +70,20 @@ def _wait_for_socket(path: Path, app: subprocess.Popen[bytes]) -> None:
 
 
 def _stop(proc: subprocess.Popen[bytes] | None, sig: int) -> None:
-    if proc is None or proc.poll() is not None:
+    """Ask one part to stop; past STOP_TIMEOUT kill its whole process group (nginx's workers and
+    gunicorn's included: each part leads a session of its own)."""
+    if proc is None:
         return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(sig)
-    try:
-        proc.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        log.warning("pid %d did not stop within %.0f s; killed", proc.pid, STOP_TIMEOUT)
-        proc.kill()
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            log.warning("pid %d did not stop within %.0f s; killed", proc.pid, STOP_TIMEOUT)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(5)
 
 
@@ -126,12 +134,15 @@ def serve(
         app_args += ["--workers", str(workers or min(4, (os.cpu_count() or 1) + 1))]
         if access_log:
             app_args.append("--access-log")
-        app = subprocess.Popen(app_args, preexec_fn=_die_with_parent)  # noqa: PLW1509 - one thread here
+        # Each part in a session of its own: a Ctrl-C or a signal to this process group reaches this
+        # supervisor only, which stops them in order (nginx first, letting it finish what is in flight).
+        app = subprocess.Popen(app_args, preexec_fn=_die_with_parent, start_new_session=True)  # noqa: PLW1509 - one thread here
         _wait_for_socket(front.app_socket, app)
-        proxy = subprocess.Popen(nginx_args, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        proxy = subprocess.Popen(nginx_args, preexec_fn=_die_with_parent, start_new_session=True)  # noqa: PLW1509
         upkeep = subprocess.Popen(
             [sys.executable, "-m", "lanet.server.cli", "maintenance", "--loop"],
             preexec_fn=_die_with_parent,  # noqa: PLW1509
+            start_new_session=True,
         )
         scheme = "https" if front.tls else "http"
         log.info("serving on %s://%s:%d (nginx in front of %s)", scheme, host, port, front.app_socket)

@@ -107,7 +107,7 @@ class Settings:
     agent_rate: RateLimit = field(default_factory=lambda: RateLimit(120, 60))
     auth_failure_rate: RateLimit = field(default_factory=lambda: RateLimit(60, 60))
     #: Per asset: reads and comments on the PC's tickets, tickets created, agent log lines stored.
-    ticket_rate: RateLimit = field(default_factory=lambda: RateLimit(60, 60))
+    ticket_rate: RateLimit = field(default_factory=lambda: RateLimit(120, 60))
     ticket_create_rate: RateLimit = field(default_factory=lambda: RateLimit(20, 3600))
     agent_log_rate: RateLimit = field(default_factory=lambda: RateLimit(1000, 3600))
     telemetry_async_commit: bool = True

@@ -7,6 +7,7 @@ before it is read, and only one large request (a ticket with a screenshot) is re
 bounds the memory a flood can take to about one screenshot.
 """
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from lanet.agent.local.framing import (
     parse_header,
 )
 from lanet.agent.local.service import Caller, LocalService
+
+log = logging.getLogger("lanet.agent.local")
 
 #: Connections served at once; more are answered "busy".
 MAX_CONNECTIONS = 8
@@ -84,3 +87,6 @@ def serve(receive: Receive, caller: Callable[[], Caller], service: LocalService,
         return encode_answer(error=str(exc))
     except TimeoutError:
         return encode_answer(error="the request did not arrive in time")
+    except Exception:  # identifying the caller failed in a way of the OS's own: still an answer
+        log.exception("a local request could not be served")
+        return encode_answer(error="internal error in the agent service")

@@ -35,6 +35,9 @@ SYNC_EVERY = 10.0
 #: Tickets one user may create per window (seconds).
 TICKETS_PER_WINDOW = 5
 TICKET_WINDOW = 600.0
+#: Reads of a ticket, comments and ratings one user may send per minute: the server counts every
+#: user of the PC against one per-asset budget, which one user must not use up for the others.
+VIEWS_PER_MINUTE = 30
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class LocalService:
         self._sync_user = _Throttle(1, SYNC_EVERY_PER_USER, clock)
         self._sync_all = _Throttle(1, SYNC_EVERY, clock)
         self._tickets = _Throttle(TICKETS_PER_WINDOW, TICKET_WINDOW, clock)
+        self._views = _Throttle(VIEWS_PER_MINUTE, 60.0, clock)
 
     def handle(self, caller: Caller, op: str, args: dict[str, Any]) -> bytes:
         """The answer line to one request; never raises."""
@@ -181,19 +185,29 @@ class LocalService:
         return self.desk.mine(caller, line_arg(args, "q", 255))
 
     def op_ticket_detail(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-        return self.desk.detail(caller, ref_arg(args))
+        ref = ref_arg(args)
+        self._view(caller)
+        return self.desk.detail(caller, ref)
 
     def op_comment(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
         ref = ref_arg(args)
         body = text_arg(args, "body", 10_000) or ""
-        return self.desk.comment(caller, ref, body, line_arg(args, "author_name", 255))
+        author = line_arg(args, "author_name", 255)
+        self._view(caller)
+        return self.desk.comment(caller, ref, body, author)
 
     def op_rate(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
         ref = ref_arg(args)
         rating = args.get("rating")
         if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
             raise LocalError("rating must be a whole number from 1 to 5")
-        return self.desk.rate(caller, ref, rating, text_arg(args, "comment", 2000, required=False))
+        comment = text_arg(args, "comment", 2000, required=False)
+        self._view(caller)
+        return self.desk.rate(caller, ref, rating, comment)
+
+    def _view(self, caller: Caller) -> None:
+        if not self._views.allow(caller.account):
+            raise LocalError("demasiadas consultas seguidas; espere un momento")
 
     def op_force_sync(self, caller: Caller, _args: dict[str, Any]) -> dict[str, Any]:
         # Each sync is a heartbeat against the asset's quota on the server: throttled per user and

@@ -207,16 +207,26 @@ class TicketsWindow(_Window):
             child.destroy()
         try:
             data = self.ctx.ask("my_tickets", q=self.query())
-            pending = self.ctx.ask("status").get("pending_tickets", [])
         except LocalError as exc:
             self.show_message(str(exc))
             return
-        self.show_message("")
+        pending = data.get("pending", [])
+        if data.get("stale"):
+            # The backend is unreachable: the last list it gave, and what is still to be sent.
+            self.show_message(
+                self._("Sin conexión con el servidor: se muestra la lista de {when}.").format(
+                    when=self.ctx.when(data.get("cached_at")).lower()
+                )
+                if data.get("cached_at")
+                else self._("Sin conexión con el servidor.")
+            )
+        else:
+            self.show_message("")
         self.tickets = data["items"]
         for item in pending:
             self._card(
                 {
-                    "number": self._("pendiente de envío"),
+                    "number": self._("no enviado") if item.get("refused") else self._("pendiente de envío"),
                     "subject": item["description"][:60],
                     "status": "pendiente",
                     "created_at": item["queued_at"],

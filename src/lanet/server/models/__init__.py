@@ -11,7 +11,7 @@ from lanet.server.models.ratelimit import RateLimitBucket
 from lanet.server.models.tenancy import Client, Site
 from lanet.server.models.tickets import Ticket, TicketAttachment, TicketComment, TicketCounter, TicketEvent
 from lanet.server.models.tokens import InstallToken, TokenUsage
-from lanet.server.models.users import PortalSession, User
+from lanet.server.models.users import PortalSession, UnknownLogin, User
 
 __all__ = [
     "AgentLog",
@@ -37,5 +37,6 @@ __all__ = [
     "TicketCounter",
     "TicketEvent",
     "TokenUsage",
+    "UnknownLogin",
     "User",
 ]

@@ -84,6 +84,7 @@ class Asset(Base):
     )
     refresh_rotated_at: Mapped[datetime | None]
     refresh_used_at: Mapped[datetime | None]
+    refresh_grace_used: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     auth_epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     replaces_asset_id: Mapped[str | None] = mapped_column(
         ForeignKey("assets.id", ondelete="SET NULL"), index=True

@@ -59,3 +59,15 @@ class PortalSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(255))
 
     user: Mapped[User] = relationship()
+
+
+class UnknownLogin(Base):
+    """Failed logins for an address that has no account, kept the way ``User`` keeps its own
+    (count, then a 15-minute lock), so the answers never tell which addresses have accounts."""
+
+    __tablename__ = "unknown_logins"
+
+    email_digest: Mapped[str] = mapped_column(String(64), primary_key=True, doc="sha256 of the address")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -2,9 +2,10 @@
 technician's verdict on a possible replacement (merge or reject).
 
 Refresh follows OAuth 2.0's refresh-token rotation (RFC 9700 §4.14): every use hands out a new
-credential and the used one stops working. The one just replaced is still accepted for
-:data:`REUSE_GRACE`, once, while its successor is unused, because the answer carrying the successor
-can be lost on the way to the agent. A replaced one presented otherwise means two parties hold the
+credential and the used one stops working. The one just replaced is accepted once more, at any
+time, because the answer carrying its successor can be lost on the way to the agent (a timeout, a
+server restart, the agent stopped before it saved it); the successor that answer carried is then
+counted among the replaced. Any replaced credential presented otherwise means two parties hold the
 asset's credentials: all of them are revoked and the event is audited. A credential unused for the
 configured idle time expires (OWASP's session guidance: idle and absolute lifetimes).
 """
@@ -24,18 +25,16 @@ from lanet.server.models import (
     AssetService,
     AssetSoftware,
     Command,
+    ConfigOverride,
     MetricSample,
     Ticket,
     TokenUsage,
 )
 from lanet.server.models.assets import ALERT_OPEN, ALERT_RESOLVED
 from lanet.server.models.base import table_of
-from lanet.server.services import audit
+from lanet.server.services import audit, config_push
 from lanet.server.services.credentials import Keys, digest_matches, new_refresh_token, next_epoch
 
-#: How long the refresh credential just replaced keeps working, once, for an agent whose answer
-#: was lost (it retries within its backoff, at most a few minutes).
-REUSE_GRACE = timedelta(minutes=10)
 #: Replaced refresh credentials remembered per asset, so presenting an old one is noticed.
 SPENT_KEPT = 16
 
@@ -80,23 +79,24 @@ def refresh(
     spent_at = next((i for i, old in enumerate(spent) if digest_matches(digest, old)), None)
     if not current and spent_at is None:
         return invalid
-    if spent_at is not None:
-        successor_unused = asset.refresh_used_at == asset.refresh_rotated_at
-        in_grace = asset.refresh_rotated_at is not None and now - asset.refresh_rotated_at <= REUSE_GRACE
-        if not (spent_at == 0 and successor_unused and in_grace):
-            revoke_credentials(asset, now)
-            audit.record(
-                session,
-                actor=f"agent:{asset.id}",
-                action="agent.refresh_reused",
-                target_type="asset",
-                target_id=asset.id,
-                client_id=asset.client_id,
-                ip_address=ip_address,
-                outcome="revoked",
-                details={"reason": "a replaced refresh credential was presented again"},
-            )
-            return invalid
+    # The predecessor of the current credential may come back once: the answer that carried the
+    # current one was lost (a timeout, a restart), so the agent never saw it. Anything else replaced
+    # means two parties hold the asset's credentials.
+    lost_answer = spent_at == 0 and not asset.refresh_grace_used
+    if spent_at is not None and not lost_answer:
+        revoke_credentials(asset, now)
+        audit.record(
+            session,
+            actor=f"agent:{asset.id}",
+            action="agent.refresh_reused",
+            target_type="asset",
+            target_id=asset.id,
+            client_id=asset.client_id,
+            ip_address=ip_address,
+            outcome="revoked",
+            details={"reason": "a replaced refresh credential was presented again"},
+        )
+        return invalid
     if asset.refresh_used_at is not None and now - asset.refresh_used_at > idle:
         revoke_credentials(asset, now)
         return RefreshRefused(
@@ -105,6 +105,12 @@ def refresh(
     token = new_refresh_token()
     if current:
         asset.spent_refresh_digests = [asset.refresh_digest, *spent][:SPENT_KEPT]
+        asset.refresh_grace_used = False
+    else:
+        # The undelivered credential joins the replaced ones: should it ever appear, it was stolen.
+        undelivered = [asset.refresh_digest] if asset.refresh_digest else []
+        asset.spent_refresh_digests = [spent[0], *undelivered, *spent[1:]][:SPENT_KEPT]
+        asset.refresh_grace_used = True
     asset.refresh_digest = keys.refresh_digest(token)
     asset.refresh_rotated_at = asset.refresh_used_at = now
     if identity_secret and asset.identity_digest is None:
@@ -116,6 +122,7 @@ def revoke_credentials(asset: Asset, now: datetime) -> None:
     """No refresh credential works any more and every JWT issued so far is refused."""
     asset.refresh_digest = None
     asset.spent_refresh_digests = None
+    asset.refresh_grace_used = False
     asset.auth_epoch = next_epoch(asset.auth_epoch or 0, now)
 
 
@@ -155,12 +162,39 @@ def merge(session: Session, newcomer: Asset, actor: str, now: datetime) -> Asset
         moved[history.__tablename__] = cast(CursorResult[Any], result).rowcount
     for inventory in (AssetSoftware, AssetService):  # the newcomer's inventory is the current one
         session.execute(table_of(inventory).delete().where(table_of(inventory).c.asset_id == old.id))
+    # Other machines that claimed to be the old asset now claim to be the newcomer: still waiting for
+    # a technician, never silently taken for ordinary assets.
+    session.execute(
+        update(table_of(Asset))
+        .where(table_of(Asset).c.replaces_asset_id == old.id, table_of(Asset).c.id != newcomer.id)
+        .values(replaces_asset_id=newcomer.id)
+    )
+    # The old asset's own configuration follows it, unless the newcomer has its own for that key.
+    overrides = table_of(ConfigOverride)
+    own = select(overrides.c.key).where(overrides.c.scope == "asset", overrides.c.scope_id == newcomer.id)
+    session.execute(
+        overrides.delete().where(
+            overrides.c.scope == "asset", overrides.c.scope_id == old.id, overrides.c.key.in_(own)
+        )
+    )
+    session.execute(
+        update(overrides)
+        .where(overrides.c.scope == "asset", overrides.c.scope_id == old.id)
+        .values(scope_id=newcomer.id)
+    )
     fingerprint, registered_at = old.fingerprint, old.registered_at
     session.delete(old)
     session.flush()
     newcomer.fingerprint = fingerprint
     newcomer.registered_at = min(registered_at, newcomer.registered_at)
     newcomer.replaces_asset_id = None
+    # What now applies to the newcomer (the overrides it took over) reaches its agent.
+    effective = config_push.effective_overrides(
+        session.connection(), newcomer.client_id, newcomer.site_id, newcomer.id
+    )
+    newcomer.config_revision_pending = max(
+        newcomer.config_revision_pending, config_push.max_revision(effective)
+    )
     audit.record(
         session,
         actor=actor,

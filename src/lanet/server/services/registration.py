@@ -176,6 +176,7 @@ def _register_with_token(session: Session, keys: Keys, attempt: _Request) -> Reg
     refresh = new_refresh_token()
     asset.refresh_digest = keys.refresh_digest(refresh)
     asset.spent_refresh_digests = None
+    asset.refresh_grace_used = False
     asset.refresh_rotated_at = asset.refresh_used_at = now
     # Every JWT issued before this registration stops working.
     asset.auth_epoch = next_epoch(asset.auth_epoch or 0, now)

@@ -15,18 +15,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from lanet.server.models import PortalSession, User
+from lanet.server.models import PortalSession, UnknownLogin, User
 from lanet.server.models.base import utcnow
 from lanet.server.models.users import ROLES, STAFF_ROLES
-from lanet.server.services import audit, ratelimit
+from lanet.server.services import audit
 from lanet.server.services.passwords import dummy_hash, hash_password, password_problem, verify_password
 from lanet.server.services.tenancy import get_client
-from lanet.server.settings import RateLimit
 
 MAX_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
-#: Failures counted against an address that has no account, in windows as long as a lockout.
-UNKNOWN_LOCKOUT = RateLimit(MAX_FAILURES, int(LOCK_FOR.total_seconds()))
+
 IDLE_TIMEOUT = timedelta(hours=2)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 _TOUCH_EVERY = timedelta(minutes=1)
@@ -131,17 +129,7 @@ def authenticate(session: Session, email: str, password: str, ip: str | None) ->
     # counted one after the other, so the lockout comes after exactly MAX_FAILURES checks.
     user = session.scalars(select(User).where(User.email == email).with_for_update()).first()
     if user is None:
-        verify_password(password, dummy_hash())  # the same work as for a real account
-        # An address with no account is "locked" after as many failures as a real one, so neither
-        # the answers nor their timing tell an attacker which addresses have accounts (OWASP).
-        failures = ratelimit.hit(
-            session.connection(), "login-unknown:" + _digest(email), UNKNOWN_LOCKOUT, now
-        )
-        if failures.count >= MAX_FAILURES:
-            _audit_login(session, email, ip, "unknown_user_locked")
-            return LoginResult(None, "locked", now + LOCK_FOR)
-        _audit_login(session, email, ip, "unknown_user")
-        return LoginResult(None, "bad_credentials")
+        return _unknown_address(session, email, password, ip, now)
     if user.locked_until is not None and user.locked_until > now:
         verify_password(password, dummy_hash())  # a locked account answers as slowly as any other
         _audit_login(session, email, ip, "locked", user)
@@ -163,6 +151,32 @@ def authenticate(session: Session, email: str, password: str, ip: str | None) ->
     user.last_login = now
     _audit_login(session, email, ip, "ok", user)
     return LoginResult(user, "ok")
+
+
+def _unknown_address(
+    session: Session, email: str, password: str, ip: str | None, now: datetime
+) -> LoginResult:
+    """An address with no account fails, counts and locks exactly as an account does (the same
+    answers, the same timing: the password is checked against a dummy hash), so the login page
+    never tells an attacker which addresses have accounts (OWASP's authentication guidance)."""
+    verify_password(password, dummy_hash())
+    digest = _digest(email)
+    record = session.get(UnknownLogin, digest, with_for_update=True)
+    if record is None:
+        record = UnknownLogin(email_digest=digest, failed_logins=0)
+        session.add(record)
+    record.updated_at = now
+    if record.locked_until is not None and record.locked_until > now:
+        _audit_login(session, email, ip, "unknown_user_locked")
+        return LoginResult(None, "locked", record.locked_until)
+    record.failed_logins = (record.failed_logins or 0) + 1
+    if record.failed_logins < MAX_FAILURES:
+        _audit_login(session, email, ip, "unknown_user")
+        return LoginResult(None, "bad_credentials")
+    record.failed_logins = 0
+    record.locked_until = now + LOCK_FOR
+    _audit_login(session, email, ip, "unknown_user_locked")
+    return LoginResult(None, "locked", record.locked_until)
 
 
 def _audit_login(
@@ -227,7 +241,9 @@ def end_session(session: Session, token: str) -> PortalSession | None:
 
 
 def purge_sessions(session: Session, now: datetime | None = None) -> int:
-    """Delete sessions past their absolute expiry (maintenance)."""
+    """Delete sessions past their absolute expiry, and failed-login records of addresses without an
+    account that have been quiet for a day (maintenance)."""
     now = now or utcnow()
     result = session.execute(delete(PortalSession).where(PortalSession.expires_at <= now))
+    session.execute(delete(UnknownLogin).where(UnknownLogin.updated_at < now - timedelta(days=1)))
     return int(getattr(result, "rowcount", 0) or 0)
