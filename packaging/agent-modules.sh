@@ -9,7 +9,7 @@ src="$(dirname "$0")/../src/lanet"
 mkdir -p "$dest/lanet/protocol"
 cp "$src/__init__.py" "$src/i18n.py" "$dest/lanet/"
 cp -r "$src/agent" "$dest/lanet/agent"
-for module in __init__.py contract.py contract.json limits.py config_keys.py errors.py; do
+for module in __init__.py contract.py contract.json limits.py values.py config_keys.py errors.py; do
     cp "$src/protocol/$module" "$dest/lanet/protocol/"
 done
 find "$dest/lanet" -name __pycache__ -prune -exec rm -rf {} +

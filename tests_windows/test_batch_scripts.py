@@ -10,7 +10,7 @@ import psutil
 
 from lanet.agent.config import make_config
 from lanet.agent.executor import Executor
-from lanet.agent.protect import PlainProtector
+from lanet.agent.secrets.protect import PlainProtector
 from lanet.agent.store import Store
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from lanet.agent.protect import DpapiProtector, default_protector
+from lanet.agent.secrets.protect import DpapiProtector, default_protector
 from lanet.agent.store import Store
 
 

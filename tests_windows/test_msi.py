@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from tests.e2e.agents import wait_for
 
-from lanet.agent import winacl, winservice
+from lanet.agent.windows import acl as winacl
+from lanet.agent.windows import service as winservice
 
 UNINSTALL = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
 RUN_KEY = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Run"

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from lanet.agent import local as ipc
-from lanet.agent.local._windows import PipeServer
+from lanet.agent.local._windows import PIPE_PREFIX, PipeServer
 from lanet.agent.local.framing import LocalError, encode_answer
 from lanet.agent.local.service import Caller
 
@@ -23,7 +23,7 @@ class Echo:
 
 
 def _name() -> str:
-    return f"{ipc.PIPE_PREFIX}LANETAgent-test-{threading.get_ident()}"
+    return f"{PIPE_PREFIX}LANETAgent-test-{threading.get_ident()}"
 
 
 def test_requests_and_refusals_cross_the_pipe() -> None:

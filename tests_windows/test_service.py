@@ -13,10 +13,10 @@ import pytest
 import win32service
 from tests.e2e.agents import wait_for
 
-from lanet.agent import winservice
-from lanet.agent.core import status_report
 from lanet.agent.paths import AgentPaths
 from lanet.agent.registration import register
+from lanet.agent.status import status_report
+from lanet.agent.windows import service as winservice
 
 
 @pytest.fixture

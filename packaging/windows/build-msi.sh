@@ -82,7 +82,7 @@ fi
 # 3. The launchers.
 cc=(x86_64-w64-mingw32-gcc -municode -O2 -s -Wall -Wextra -Werror -DLANET_DLL='L"python311.dll"')
 "${cc[@]}" -DLANET_ARGS='L"-m", L"lanet.agent.cli"' -o "$bin/agent.exe" packaging/windows/launcher.c
-"${cc[@]}" -DLANET_ARGS='L"-m", L"lanet.agent.service_host"' -o "$bin/agent-service.exe" \
+"${cc[@]}" -DLANET_ARGS='L"-m", L"lanet.agent.windows.host"' -o "$bin/agent-service.exe" \
     packaging/windows/launcher.c
 "${cc[@]}" -DLANET_WINDOWED -mwindows -DLANET_ARGS='L"-m", L"lanet.agent.cli", L"tray"' \
     -o "$bin/agent-tray.exe" packaging/windows/launcher.c -lshell32 -luser32

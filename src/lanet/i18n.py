@@ -7,6 +7,9 @@ and a release.
 
 import ast
 
+LANGUAGES: tuple[str, ...] = ("es", "en")
+"""The languages every interface offers; the first is the default."""
+
 
 def parse_po(text: str) -> dict[str, str]:
     """msgid -> msgstr of a .po file (plain entries; untranslated ones are left out)."""

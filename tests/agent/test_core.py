@@ -23,7 +23,11 @@ def test_previewing_the_heartbeat_has_no_side_effects(tmp_path: Path) -> None:
         logging.getLogger("lanet.agent.test").warning("something worth sending")
         buffered = list(agent.log_buffer.records)
         agent.monitor.open = {}
-        before = (agent.store.outbox_counts(), agent.store.metric_history(0), agent.store.get("monitor_open"))
+        before = (
+            agent.store.outbox_counts(),
+            agent.store.get("heartbeats_queued"),
+            agent.store.get("monitor_open"),
+        )
         first = agent.preview_heartbeat()
         second = agent.preview_heartbeat()
         assert first["asset_id"] == ASSET and first["logs"] == second["logs"]
@@ -33,11 +37,11 @@ def test_previewing_the_heartbeat_has_no_side_effects(tmp_path: Path) -> None:
         assert agent.monitor.open == {}
         assert (
             agent.store.outbox_counts(),
-            agent.store.metric_history(0),
+            agent.store.get("heartbeats_queued"),
             agent.store.get("monitor_open"),
         ) == before
         queued = agent.enqueue_heartbeat()  # the real one does drain and record
-        assert agent.store.outbox_counts() == {"heartbeat": 1} and len(agent.store.metric_history(0)) == 1
+        assert agent.store.outbox_counts() == {"heartbeat": 1} and agent.store.get("heartbeats_queued") == 1
         assert queued["logs"] and not agent.log_buffer.records
     finally:
         agent.store.close()

@@ -5,7 +5,7 @@ import base64
 import pytest
 from cryptography.fernet import Fernet
 
-from lanet.agent.fernet import InvalidToken, LibcryptoFernet, _libcrypto, generate_key, make_fernet
+from lanet.agent.secrets.fernet import InvalidToken, LibcryptoFernet, _libcrypto, generate_key, make_fernet
 
 # From the Fernet specification's generate.json / verify.json.
 SPEC_KEY = b"cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="

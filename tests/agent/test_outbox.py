@@ -14,7 +14,7 @@ import pytest
 
 from lanet.agent import heartbeat
 from lanet.agent.outbox import MAX_SERVER_ERRORS_PER_PASS, Kind, Outbox
-from lanet.agent.protect import PlainProtector
+from lanet.agent.secrets.protect import PlainProtector
 from lanet.agent.store import Store
 from lanet.agent.transport import Credentials, Transport
 from tests.agent.stub_server import Canned, StubServer

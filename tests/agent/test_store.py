@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from lanet.agent.protect import FernetProtector, PlainProtector
+from lanet.agent.secrets.protect import FernetProtector, PlainProtector
 from lanet.agent.store import MAX_QUEUED_HEARTBEATS, Store
 
 
@@ -63,10 +63,3 @@ def test_heartbeat_backlog_is_bounded_but_tickets_are_never_dropped(tmp_path: Pa
     assert counts == {"heartbeat": MAX_QUEUED_HEARTBEATS, "ticket": 1}
     assert store.get("dropped_heartbeats") == 25
     assert store.pending_items("heartbeat")[0].payload == {"n": 25}  # the oldest went first
-
-
-def test_metric_history_is_kept_and_pruned(tmp_path: Path) -> None:
-    store = Store(tmp_path / "agent.db", PlainProtector())
-    store.record_metrics(1_000.0, 10.0, 20.0, 30.0)
-    store.record_metrics(1_000.0 + 40 * 86400, 11.0, 21.0, 31.0)
-    assert store.metric_history(0) == [(1_000.0 + 40 * 86400, 11.0, 21.0, 31.0)]

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from lanet.agent.paths import AgentPaths
-from lanet.agent.protect import default_protector
+from lanet.agent.secrets.protect import default_protector
 from lanet.agent.store import Store
 from tests.conftest import LiveServer, start_server
 from tests.e2e.agents import AgentProcess, wait_for

@@ -176,3 +176,23 @@ def test_a_record_is_read_only_and_compares_by_value() -> None:
         config.heartbeat.interval = 5  # type: ignore[misc]
     with pytest.raises(AttributeError):
         _ = config.heartbeat.no_such_key
+
+
+def test_every_script_type_has_an_interpreter_and_a_file_suffix() -> None:
+    from lanet.agent.executor.process import _SUFFIX, resolve_type
+    from lanet.protocol.values import COMMAND_TYPES, SCRIPT_TYPES
+
+    assert set(_SUFFIX) == set(SCRIPT_TYPES)
+    assert {resolve_type(kind) for kind in COMMAND_TYPES} <= set(SCRIPT_TYPES)
+
+
+def test_the_agent_reads_the_allowed_values_without_pydantic() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; import lanet.protocol.values, lanet.agent.local.service; "
+        "print('pydantic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

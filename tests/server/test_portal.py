@@ -389,3 +389,13 @@ def test_a_nul_in_a_form_or_query_is_refused_and_nothing_is_written(
     with db.session() as session:
         ticket = session.scalars(select(Ticket).where(Ticket.client_id == world.a.agent["client_id"])).one()
         assert not ticket.comments
+
+
+def test_a_portal_module_nobody_listed_stops_the_app_instead_of_losing_its_routes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lanet.server import portal
+
+    monkeypatch.setattr(portal, "ROUTE_MODULES", tuple(m for m in portal.ROUTE_MODULES if m != "staff"))
+    with pytest.raises(RuntimeError, match="staff"):
+        portal._import_routes()

@@ -258,3 +258,37 @@ def test_critical_alerts_open_a_ticket_once_when_auto_tickets_are_on(
         ] * 2
         assert len({t.alert_id for t in opened}) == 2
         assert "Disk C: is 97% full" in opened[0].subject
+
+
+def test_a_critical_alert_whose_ticket_was_lost_to_a_crash_gets_it_from_maintenance(
+    client: FlaskClient, new_token: Callable[..., str], db: Database
+) -> None:
+    from datetime import timedelta
+
+    from lanet.protocol.heartbeat import Alert as AlertMessage
+    from lanet.server.maintenance import maintenance_pass
+    from lanet.server.models.base import utcnow
+    from lanet.server.services import alerts
+    from lanet.server.services.config_push import resolve_scope, set_override
+
+    agent = register(client, new_token())
+    with db.session() as session:
+        set_override(
+            session, resolve_scope(session, "asset", agent["asset_id"]), "auto_ticket_creation", True, "t"
+        )
+    now = utcnow()
+    raised = AlertMessage(
+        type="disk_space", severity="critical", message="Disk C: is 99% full", resource="C:"
+    )
+    stale = AlertMessage(type="service_stopped", severity="critical", message="Spooler stopped")
+    with db.engine.begin() as conn:  # the heartbeat's transaction commits; the server stops there
+        alerts.record(conn, agent["asset_id"], [raised], now)
+        alerts.record(conn, agent["asset_id"], [stale], now - timedelta(hours=2))
+    with db.session() as session:
+        assert session.scalars(select(Ticket)).all() == []
+    maintenance_pass(db)
+    maintenance_pass(db)  # again: nothing twice
+    with db.session() as session:
+        opened = session.scalars(select(Ticket)).all()
+        assert [t.subject.split("] ", 1)[1] for t in opened] == ["Disk C: is 99% full"]
+        assert opened[0].priority == "critica" and opened[0].category == "hardware"

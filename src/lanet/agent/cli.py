@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 import lanet
 from lanet.agent.paths import AgentPaths
+from lanet.i18n import LANGUAGES
 
 
 class _TolerantStream(io.TextIOBase):
@@ -106,7 +107,7 @@ def cmd_service(args: argparse.Namespace) -> int:
     if sys.platform != "win32":
         print("lanet-agent: 'service' manages the Windows service; on Linux use systemd", file=sys.stderr)
         return 2
-    from lanet.agent import winservice
+    from lanet.agent.windows import service as winservice
 
     try:
         if args.action == "install":
@@ -127,7 +128,7 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from lanet.agent.config import ConfigError
-    from lanet.agent.core import status_report
+    from lanet.agent.status import status_report
 
     try:
         report = status_report(_paths(args))
@@ -239,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("--yes", action="store_true", help="confirm: nothing is kept")
     remove.set_defaults(func=cmd_remove_data)
     tray = with_home(sub.add_parser("tray", help="the system-tray app of the PC's user"))
-    tray.add_argument("--lang", choices=["es", "en"], help="default: the system locale, else es-MX")
+    tray.add_argument("--lang", choices=LANGUAGES, help="default: the system locale, else es-MX")
     tray.set_defaults(func=cmd_tray)
     return parser
 

@@ -6,6 +6,7 @@ The loaded config is a read-only :class:`~lanet.protocol.contract.Record`; a cha
 """
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,8 @@ from lanet.protocol.limits import check_log_size
 
 AgentConfig = Record
 """A validated ``agent_config.json`` (attribute access: ``config.heartbeat.interval``)."""
+
+log = logging.getLogger("lanet.agent.config")
 
 
 class ConfigError(Exception):
@@ -117,3 +120,16 @@ def apply_updates(
             data[section][name] = canonical
         applied[key] = canonical
     return make_config(data), applied, refused
+
+
+def apply_pushed(config: AgentConfig, updates: dict[str, Any], path: Path) -> AgentConfig:
+    """The backend's ``config_updates`` applied and saved; ``config`` itself when nothing applies.
+    Refusals are logged key by key: one bad key does not block the others."""
+    new, applied, refused = apply_updates(config, updates)
+    for key, reason in refused.items():
+        log.warning("config update %s refused: %s", key, reason)
+    if not applied:
+        return config
+    save_config(path, new)
+    log.info("configuration updated by the backend: %s", ", ".join(f"{k}={v}" for k, v in applied.items()))
+    return new

@@ -1,6 +1,7 @@
-"""What a heartbeat carries, built from what the service gathered: a pure function, so
+"""What a heartbeat carries, built from what the service gathered: :func:`build` is a pure function,
+and :class:`HeartbeatSource` gathers without side effects when asked for a preview, so
 ``lanet-agent collect`` shows exactly the next heartbeat without sending, storing or draining
-anything (:meth:`lanet.agent.core.Agent.preview_heartbeat`).
+anything.
 
 A *check-in* is the heartbeat of an agent whose heartbeat is switched off (``heartbeat.enabled:
 false``): no metrics, alerts or logs, only what keeps the server able to reach the agent (pushed
@@ -9,15 +10,26 @@ configuration only travels in heartbeat answers, so without check-ins ``heartbea
 could never be undone remotely.
 """
 
+import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import lanet
-from lanet.agent.store import DeadLetter
+from lanet.agent import collectors
+from lanet.agent.logs import HEARTBEAT, BackendBuffer
+from lanet.agent.monitor import Monitor
+from lanet.agent.outbox import Outbox
+from lanet.agent.store import DeadLetter, Store
 from lanet.protocol import contract
+from lanet.protocol.contract import Record
 
+wire = logging.getLogger(HEARTBEAT)
+
+#: Dead letters named in one heartbeat (each is reported once).
+DEAD_LETTERS_PER_HEARTBEAT = 20
 #: A switched-off heartbeat still checks in this many intervals apart (bounded below and above).
 CHECKIN_INTERVALS = 4
 CHECKIN_MIN = 30.0
@@ -102,3 +114,108 @@ def with_dead_letters(body: dict[str, Any], dead_letters: list[DeadLetter]) -> d
             continue
         listed.append(contract.drop_none(checked[0]))
     return {**body, "dead_letters": listed} if listed else body
+
+
+class HeartbeatSource:
+    """Gathers what a heartbeat is made of from the service's parts and queues it."""
+
+    def __init__(
+        self,
+        config: Callable[[], Record],
+        store: Store,
+        sampler: collectors.MetricsSampler,
+        monitor: Monitor,
+        log_buffer: BackendBuffer,
+        acks: Callable[[], list[str]],
+    ) -> None:
+        self._config = config
+        self.store = store
+        self.sampler = sampler
+        self.monitor = monitor
+        self.log_buffer = log_buffer
+        self._acks = acks
+        self._configure: Callable[[dict[str, Any]], None] = lambda _updates: None
+        self._command: Callable[[dict[str, Any]], None] = lambda _command: None
+
+    def on_answer(
+        self, configure: Callable[[dict[str, Any]], None], command: Callable[[dict[str, Any]], None]
+    ) -> None:
+        """Where the answer's pushed configuration and commands go (the service's wiring)."""
+        self._configure = configure
+        self._command = command
+
+    def answered(self, _payload: dict[str, Any], data: dict[str, Any], sent: dict[str, Any]) -> None:
+        """The outbox's answer handler: dead letters reported, configuration applied, commands run.
+
+        The commands are checked one by one by the executor, not with the answer: a command this
+        agent cannot read (a newer server's type, say) is refused on its own and reported, and does
+        not cost the answer's configuration or the other commands."""
+        self.store.mark_reported([dead["item_id"] for dead in sent.get("dead_letters", [])])
+        commands = data.get("commands") if isinstance(data, dict) else None
+        envelope = {k: v for k, v in data.items() if k != "commands"} if isinstance(data, dict) else data
+        try:
+            reply = contract.Record(contract.validate("HeartbeatResponse", envelope))
+        except contract.ContractError as exc:
+            wire.warning("heartbeat reply has an unexpected shape, ignored: %s", exc.listed(5))
+            return
+        wire.info("heartbeat delivered; next at %s", reply.next_heartbeat)
+        self.store.put("last_heartbeat", time.time())
+        if reply.config_updates:
+            self._configure(reply.config_updates)
+        if reply.config_revision is not None:
+            self.store.put("config_revision", reply.config_revision)
+        if commands is not None and not isinstance(commands, list):
+            wire.warning("heartbeat reply: commands is not a list, ignored")
+            commands = None
+        for command in commands or []:
+            try:
+                self._command(command)
+            except Exception:  # one command never keeps the others from running
+                wire.exception("a command in the heartbeat reply could not be taken")
+
+    def gather(self, *, preview: bool) -> Gathered:
+        """``preview`` changes nothing: alerts are evaluated on a copy of the monitor's state and
+        the log buffer is only looked at."""
+        cfg = self._config()
+        metrics = self.sampler.sample()
+        services = collectors.services() if cfg.monitoring.service_monitoring else None
+        monitor = Monitor(dict(self.monitor.open)) if preview else self.monitor
+        send_logs = cfg.heartbeat.include_logs and cfg.logging.send_to_backend
+        return Gathered(
+            asset_id=cfg.agent.asset_id,
+            metrics=metrics,
+            services=services,
+            top_processes=collectors.top_processes(10) if cfg.monitoring.process_monitoring else None,
+            alerts=monitor.evaluate(metrics, services, cfg.monitoring),
+            logs=(self.log_buffer.peek() if preview else self.log_buffer.drain()) if send_logs else [],
+            command_acks=self._acks(),
+            config_revision=self.store.get("config_revision"),
+            include_metrics=cfg.heartbeat.include_metrics,
+        )
+
+    def preview(self) -> dict[str, Any]:
+        return build(self.gather(preview=True))
+
+    def queue(self, outbox: Outbox, *, checkin: bool = False) -> dict[str, Any]:
+        """Gather, build and queue the next heartbeat (a check-in when heartbeats are off)."""
+        if checkin:
+            gathered = Gathered(
+                asset_id=self._config().agent.asset_id,
+                command_acks=self._acks(),
+                config_revision=self.store.get("config_revision"),
+            )
+            body = build(gathered, checkin=True)
+        else:
+            gathered = self.gather(preview=False)
+            body = build(gathered)
+            if gathered.alerts:
+                self.store.put("monitor_open", self.monitor.open)
+        outbox.put("heartbeat", body["message_id"], body)
+        self.store.put("heartbeats_queued", int(self.store.get("heartbeats_queued", 0)) + 1)
+        return body
+
+    def as_sent(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The outbox's body for a queued heartbeat: with the dead letters not yet reported."""
+        return with_dead_letters(
+            payload, self.store.dead_letters(unreported=True, limit=DEAD_LETTERS_PER_HEARTBEAT)
+        )

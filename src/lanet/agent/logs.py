@@ -132,6 +132,12 @@ def setup(config: AgentConfig, log_dir: Path, *, console: bool) -> BackendBuffer
     return buffer
 
 
+def follow(config: AgentConfig, buffer: BackendBuffer) -> None:
+    """Apply ``logging.level`` and ``logging.send_to_backend`` to the running loggers."""
+    set_level(config.logging.level, buffer)
+    buffer.enabled = config.logging.send_to_backend
+
+
 def set_level(level: str, buffer: BackendBuffer | None) -> None:
     value = getattr(logging, level)
     logging.getLogger(AGENT).setLevel(value)

@@ -90,25 +90,3 @@ class AgentPaths:
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
-
-    def ensure(self) -> None:
-        """Create the folders; config and data are private to the agent's account (0700).
-
-        On Windows a folder made here gets the SYSTEM + Administrators access list
-        (:mod:`lanet.agent.winacl`) before anything is written into it.
-        """
-        for folder, mode in (
-            (self.config_dir, 0o700),
-            (self.data_dir, 0o700),
-            (self.cache_dir, 0o700),
-            (self.logs_dir, 0o750),
-            (self.scripts_dir, 0o700),
-        ):
-            if sys.platform == "win32":
-                if not folder.exists():
-                    from lanet.agent.winacl import restrict
-
-                    restrict(folder)
-                continue
-            folder.mkdir(parents=True, exist_ok=True)
-            os.chmod(folder, mode)

@@ -8,11 +8,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import lanet
-from lanet.agent import collectors, credentials, logs
-from lanet.agent.config import load_config, make_config, save_config, write_atomic
-from lanet.agent.core import inventory_digest, make_transport
+from lanet.agent import collectors, folders, logs
+from lanet.agent.backend import make_transport
+from lanet.agent.config import apply_updates, load_config, make_config, save_config, write_atomic
+from lanet.agent.inventory import inventory_digest
 from lanet.agent.paths import AgentPaths
-from lanet.agent.protect import default_protector
+from lanet.agent.secrets import credentials
+from lanet.agent.secrets.protect import default_protector
 from lanet.agent.store import Store
 from lanet.agent.transport import Credentials, InsecureBackendError, TransportError
 from lanet.protocol import contract
@@ -80,7 +82,7 @@ def register(
     The seed's first security measure is HTTPS with TLS 1.3: older TLS is refused unless
     ``min_tls13`` is off, and a plain ``http://`` backend only with ``allow_insecure_http``, the
     development switch (the agent then warns at every start)."""
-    paths.ensure()
+    folders.prepare(paths)
     url = normalise_server(server)
     token_value = read_token(paths, token)
     if keep_token and token:
@@ -157,14 +159,13 @@ def _keep(
     store.put("site_name", reply.site_name)
     store.put("inventory_digest", inventory_digest(hardware_info))
     store.put("inventory_sent_at", time.time())
-    store.put(
-        "server_settings",
-        {
-            "auto_ticket_creation": reply.config.auto_ticket_creation,
-            "update_schedule": reply.config.update_schedule,
-        },
-    )
-    data_config: dict[str, Any] = config.to_dict()
+    # The answer's config block is the seed's flat keys: applied exactly as a pushed update would be
+    # (its backend_url is how the server calls itself, reported by register(), not a setting).
+    settings = {key: value for key, value in reply.config.items() if key != "backend_url"}
+    pushed, _applied, refused = apply_updates(config, settings)
+    for key, reason in refused.items():
+        log.warning("the registration's %s was not applied: %s", key, reason)
+    data_config: dict[str, Any] = pushed.to_dict()
     data_config["agent"].update(
         asset_id=reply.asset_id,
         client_id=reply.client_id,
@@ -172,9 +173,5 @@ def _keep(
         version=lanet.__version__,
     )
     data_config["backend"]["url"] = url
-    data_config["heartbeat"]["interval"] = reply.config.heartbeat_interval
-    data_config["monitoring"]["enabled"] = reply.config.monitoring_enabled
-    data_config["scripts"]["allowed_types"] = list(reply.config.allowed_scripts)
-    data_config["logging"]["level"] = reply.config.log_level
     data_config["logging"]["file_path"] = str(paths.logs_dir / "agent.log")
     save_config(paths.config_file, make_config(data_config))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lanet.agent.protect import Protector
+from lanet.agent.secrets.protect import Protector
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,9 +49,8 @@ CREATE TABLE IF NOT EXISTS command_ledger (
     pid INTEGER,
     pid_created REAL
 );
-CREATE TABLE IF NOT EXISTS metric_history (
-    ts REAL PRIMARY KEY, cpu REAL, memory REAL, disk REAL
-);
+-- Written by earlier agents and never read: the server keeps the metrics' history.
+DROP TABLE IF EXISTS metric_history;
 """
 
 #: Heartbeats kept while the server is unreachable; older ones are dropped first (and counted).
@@ -65,7 +64,6 @@ _OUTBOX_ADDED = {
     "refused_at": "REAL",
     "reported": "INTEGER NOT NULL DEFAULT 0",
 }
-METRIC_HISTORY_DAYS = 35
 
 
 @dataclass(frozen=True)
@@ -364,19 +362,3 @@ class Store:
                 (since, limit),
             ).fetchall()
         return [row[0] for row in rows]
-
-    # --- metric history ---------------------------------------------------------------------------
-    def record_metrics(self, ts: float, cpu: float | None, memory: float | None, disk: float | None) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO metric_history (ts, cpu, memory, disk) VALUES (?, ?, ?, ?)",
-                (ts, cpu, memory, disk),
-            )
-            conn.execute("DELETE FROM metric_history WHERE ts < ?", (ts - METRIC_HISTORY_DAYS * 86400,))
-
-    def metric_history(self, since: float) -> list[tuple[float, float | None, float | None, float | None]]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT ts, cpu, memory, disk FROM metric_history WHERE ts >= ? ORDER BY ts", (since,)
-            ).fetchall()
-        return [tuple(r) for r in rows]

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lanet.protocol.common import UUIDStr
 from lanet.protocol.limits import check_log_size, parse_size
-from lanet.protocol.registration import LogLevel, ScriptType, default_script_types
+from lanet.protocol.registration import LogLevel, default_script_types
+from lanet.protocol.values import ScriptType
 
 
 class _Section(BaseModel):
@@ -40,9 +41,9 @@ class HeartbeatSection(_Section):
 
 class MonitoringSection(_Section):
     enabled: bool = True
-    cpu_threshold: Annotated[float, Field(ge=1, le=100)] = 90
-    memory_threshold: Annotated[float, Field(ge=1, le=100)] = 90
-    disk_threshold: Annotated[float, Field(ge=1, le=100)] = 85
+    cpu_threshold: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = 90
+    memory_threshold: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = 90
+    disk_threshold: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = 85
     service_monitoring: bool = True
     process_monitoring: bool = False
 

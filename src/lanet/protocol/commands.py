@@ -1,25 +1,15 @@
 """Remote commands (the seed's Script Executor): results the agent reports back."""
 
-from typing import Literal, get_args
-
 from pydantic import Field
 
 from lanet.protocol.common import Timestamp, WireModel, short_text
 from lanet.protocol.limits import MAX_OUTPUT_CHARS
+from lanet.protocol.values import COMMAND_STATUSES, FINAL_COMMAND_STATUSES, FinalCommandStatus
 
-FinalStatus = Literal["succeeded", "failed", "timed_out", "refused", "interrupted", "expired"]
-COMMAND_STATUSES = (
-    "queued",
-    "delivered",
-    "running",
-    "succeeded",
-    "failed",
-    "timed_out",
-    "refused",
-    "interrupted",
-    "expired",
-)
-FINAL_STATUSES = frozenset(get_args(FinalStatus))
+__all__ = ["COMMAND_STATUSES", "FINAL_STATUSES", "CommandResult", "CommandResultAck", "FinalStatus"]
+
+FinalStatus = FinalCommandStatus
+FINAL_STATUSES = frozenset(FINAL_COMMAND_STATUSES)
 #: Exit codes as the OSes give them: a signed 32-bit value on POSIX (a signal is negative), an
 #: unsigned DWORD on Windows (an access violation is 3221225477, ``exit /b -1`` is 4294967295).
 EXIT_CODE_MIN = -(2**31)

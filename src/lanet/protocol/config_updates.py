@@ -6,36 +6,42 @@ lands in the agent's ``agent_config.json``.
 
 from typing import Annotated, Any, cast
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError, create_model
 
+from lanet.protocol.agent_config import AgentConfig
 from lanet.protocol.common import WireModel
 from lanet.protocol.config_keys import CONFIG_KEYS, UnknownConfigKeyError
-from lanet.protocol.registration import LogLevel, ScriptType
 
-Threshold = Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)]
+#: Keys the server acts on itself (they have no place in the agent's file).
+_SERVER_KEYS: dict[str, Any] = {
+    "auto_ticket_creation": bool,
+    "update_schedule": Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")],
+}
 
 
-class ConfigUpdates(WireModel):
-    """Every key a technician may push; all optional, only the changed ones are sent."""
+def _derived() -> dict[str, Any]:
+    """Each key's type and bounds, taken from the file's section it lands in: declared once in
+    :class:`~lanet.protocol.agent_config.AgentConfig`, so a bound cannot differ between the file and
+    what the backend may push."""
+    fields: dict[str, Any] = {}
+    for key, target in CONFIG_KEYS.items():
+        if target is None:
+            annotation = _SERVER_KEYS[key]
+        else:
+            section, name = target
+            model = AgentConfig.model_fields[section].annotation
+            info = model.model_fields[name]  # type: ignore[union-attr]
+            annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        fields[key] = (annotation | None, None)
+    return fields
 
-    heartbeat_interval: Annotated[int, Field(ge=5, le=86_400)] | None = None
-    log_level: LogLevel | None = None
-    monitoring_enabled: bool | None = None
-    cpu_threshold: Threshold | None = None
-    memory_threshold: Threshold | None = None
-    disk_threshold: Threshold | None = None
-    service_monitoring: bool | None = None
-    process_monitoring: bool | None = None
-    auto_ticket_creation: bool | None = None
-    heartbeat_enabled: bool | None = None
-    include_metrics: bool | None = None
-    include_logs: bool | None = None
-    send_logs_to_backend: bool | None = None
-    scripts_enabled: bool | None = None
-    allowed_scripts: list[ScriptType] | None = None
-    script_timeout: Annotated[int, Field(ge=1, le=86_400)] | None = None
-    max_concurrent_scripts: Annotated[int, Field(ge=1, le=32)] | None = None
-    update_schedule: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = None
+
+ConfigUpdates = create_model(  # type: ignore[call-overload]
+    "ConfigUpdates",
+    __base__=WireModel,
+    __doc__="Every key a technician may push; all optional, only the changed ones are sent.",
+    **_derived(),
+)
 
 
 __all__ = ["CONFIG_KEYS", "ConfigUpdates", "UnknownConfigKeyError", "validate_config_value"]

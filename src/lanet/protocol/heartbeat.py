@@ -19,17 +19,14 @@ from lanet.protocol.common import (
     short_text,
 )
 from lanet.protocol.registration import LogLevel, ServiceState
+from lanet.protocol.values import CommandPriority as Priority
+from lanet.protocol.values import CommandType
 
 MAX_ALERTS = 200
 MAX_LOGS = 200
 #: Characters of one log line (the agent cuts longer ones).
 MAX_LOG_MESSAGE = 4000
 MAX_SERVICES_STATUS = 5000
-
-CommandType = Literal["powershell", "batch", "bash", "sh", "python", "script"]
-"""``script`` is the seed example's generic type: the platform's default shell."""
-
-Priority = Literal["low", "normal", "high"]
 
 
 class ServiceStatus(WireModel):

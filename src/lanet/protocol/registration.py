@@ -17,14 +17,13 @@ from lanet.protocol.common import (
     WireModel,
     short_text,
 )
+from lanet.protocol.values import DEFAULT_SCRIPT_TYPES, ScriptType
 
 ServiceState = Literal["running", "stopped", "paused", "starting", "stopping", "failed", "unknown"]
 """A service's run state, normalised across Windows (SCM states) and Linux (systemd active states)."""
 
 StartupType = Literal["automatic", "manual", "disabled", "unknown"]
 
-ScriptType = Literal["powershell", "batch", "bash", "sh", "python"]
-"""Interpreters a remote script may be written for."""
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -33,7 +32,7 @@ MAX_SOFTWARE_ITEMS = 10_000
 
 def default_script_types() -> list[ScriptType]:
     """The seed's default ``allowed_scripts``: Windows' two shells."""
-    return ["powershell", "batch"]
+    return list(DEFAULT_SCRIPT_TYPES)  # type: ignore[arg-type]
 
 
 MAX_SERVICES = 5_000

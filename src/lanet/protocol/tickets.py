@@ -7,8 +7,8 @@ from pydantic import Field
 
 from lanet.protocol.common import FreeJsonObject, Timestamp, UUIDStr, WireModel, short_text
 from lanet.protocol.limits import MAX_SCREENSHOT_BYTES
+from lanet.protocol.values import OPEN_TICKET_STATUSES, TicketChannel, TicketPriority, TicketStatus
 
-TicketPriority = Literal["baja", "media", "alta", "critica"]
 TicketCategory = Annotated[str, Field(max_length=32, pattern=r"^[a-z0-9_-]{1,32}$")]
 
 
@@ -42,9 +42,7 @@ class TicketFromAgent(WireModel):
     client_ticket_id: UUIDStr | None = None
 
 
-TicketStatus = Literal["nuevo", "asignado", "en_progreso", "esperando_cliente", "resuelto", "cerrado"]
-TicketChannel = Literal["agente", "portal", "email", "api", "telefono"]
-OPEN_STATUSES = ("nuevo", "asignado", "en_progreso", "esperando_cliente")
+OPEN_STATUSES = OPEN_TICKET_STATUSES
 TICKET_NUMBER_PATTERN = r"^TKT-[0-9]{6,}$"
 #: Ticket numbers are stored as 32-bit integers on both databases.
 MAX_TICKET_NUMBER = 2**31 - 1

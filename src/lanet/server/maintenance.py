@@ -1,5 +1,6 @@
 """Periodic upkeep of the backend: silent assets marked offline, overdue commands expired, old
-sessions removed. ``lanet-server serve`` runs it in a process of its own (``maintenance --loop``)."""
+sessions removed, tickets opened for critical alerts that lost theirs to a crash. ``lanet-server
+serve`` runs it in a process of its own (``maintenance --loop``)."""
 
 import logging
 import threading
@@ -12,6 +13,7 @@ log = logging.getLogger(__name__)
 
 def maintenance_pass(db: Database) -> None:
     """One round of upkeep."""
+    from lanet.server.services.alerts import open_missing_tickets
     from lanet.server.services.commands import expire_overdue
     from lanet.server.services.telemetry import mark_offline
     from lanet.server.services.users import purge_sessions
@@ -24,6 +26,9 @@ def maintenance_pass(db: Database) -> None:
         purge_sessions(session)
     if expired:
         log.info("%d command(s) expired before their asset came back", expired)
+    opened = open_missing_tickets(db)
+    if opened:
+        log.warning("%d ticket(s) opened for critical alerts whose heartbeat outran them", opened)
 
 
 def maintenance_loop(settings: Settings, stop: threading.Event) -> None:

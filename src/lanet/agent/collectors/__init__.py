@@ -29,8 +29,6 @@ elif sys.platform == "darwin":
 else:  # pragma: no cover
     raise NotImplementedError(f"LANET Agent does not support {sys.platform}")
 
-PLATFORM = _os.NAME
-
 
 def hardware() -> dict[str, Any]:
     return _os.hardware()
@@ -67,7 +65,6 @@ def inventory() -> dict[str, Any]:
 
 
 __all__ = [
-    "PLATFORM",
     "MetricsSampler",
     "hardware",
     "inventory",

@@ -11,7 +11,7 @@ Operations: ``status``, ``preview``, ``categories``, ``create_ticket``, ``my_tic
 ``ticket_detail``, ``comment``, ``rate``, ``force_sync``.
 """
 
-import hashlib
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,31 +24,42 @@ else:
     from lanet.agent.local import _unix as _os
 
 if TYPE_CHECKING:
-    from lanet.agent.local.service import LocalService
+    from collections.abc import Callable
+
+    from lanet.agent.local.service import LocalService, TicketDesk
     from lanet.agent.paths import AgentPaths
 
-__all__ = ["NOT_RUNNING", "PIPE_PREFIX", "LocalError", "call", "channel_address", "make_server"]
-
-PIPE_PREFIX = "\\\\.\\pipe\\"
+__all__ = ["NOT_RUNNING", "LocalError", "call", "channel_address", "make_server", "serve_tray"]
 
 
 def channel_address(paths: "AgentPaths") -> str:
-    """Where the service listens and the tray connects.
-
-    A Unix socket ``run/agent.sock``; on Windows the pipe ``\\.\\pipe\\LANETAgent-<id>``, where the id
-    comes from the run directory so agents with different ``--home`` never share a pipe.
-    """
-    if sys.platform == "win32":
-        digest = hashlib.sha256(str(paths.run_dir).lower().encode()).hexdigest()[:12]
-        return f"{PIPE_PREFIX}LANETAgent-{digest}"
-    return str(paths.run_dir / "agent.sock")
+    """Where the service listens and the tray connects: a Unix socket ``run/agent.sock``, or on
+    Windows the pipe ``LANETAgent-<id>`` named after the run directory."""
+    return _os.address(paths.run_dir)
 
 
 def make_server(address: str, service: "LocalService") -> Any:
     """The channel's server for this OS, not started (``start()``, ``stop()``)."""
-    if sys.platform == "win32":
-        return _os.PipeServer(address, service)  # type: ignore[attr-defined]
-    return _os.SocketServer(address, service)  # type: ignore[attr-defined]
+    return _os.Server(address, service)
+
+
+def serve_tray(
+    address: str,
+    desk: "TicketDesk",
+    status: "Callable[[], dict[str, Any]]",
+    request_sync: "Callable[[], None]",
+) -> Any:
+    """Start the service's side of the channel; None (logged) when it cannot (the service runs on
+    without a tray rather than not at all)."""
+    from lanet.agent.local.service import LocalService
+
+    try:
+        server = make_server(address, LocalService(desk, status, request_sync))
+    except Exception as exc:  # OSError, or pywintypes.error for the pipe
+        logging.getLogger("lanet.agent.local").warning("the tray channel could not start: %s", exc)
+        return None
+    server.start()
+    return server
 
 
 def call(address: str | Path, op: str, args: dict[str, Any] | None = None, timeout: float = 35.0) -> Any:

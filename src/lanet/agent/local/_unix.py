@@ -117,6 +117,13 @@ class SocketServer:
             self.path.unlink()
 
 
+Server = SocketServer
+
+
+def address(run_dir: Path) -> str:
+    return str(run_dir / "agent.sock")
+
+
 def exchange(address: str, request: bytes, timeout: float) -> bytes:
     """Client side: one request, the whole answer line."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:

@@ -16,9 +16,11 @@ request.
 """
 
 import contextlib
+import hashlib
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from lanet.agent.local.connection import Gate, serve
@@ -26,6 +28,8 @@ from lanet.agent.local.framing import BUSY, NOT_RUNNING, LocalError, encode_answ
 from lanet.agent.local.service import Caller, LocalService
 
 log = logging.getLogger("lanet.agent.local")
+
+PIPE_PREFIX = "\\\\.\\pipe\\"
 
 #: SYSTEM and Administrators: all. Interactive users: FILE_GENERIC_READ | FILE_WRITE_DATA |
 #: FILE_WRITE_ATTRIBUTES | FILE_WRITE_EA (0x12019b), not FILE_CREATE_PIPE_INSTANCE. No one else.
@@ -115,10 +119,13 @@ def _write(handle: Any, data: bytes, timeout: float) -> None:
 
 
 def _linger(handle: Any) -> None:
-    """Wait (briefly) for the client to read the answer and hang up: disconnecting earlier would
-    discard what it has not read yet."""
+    """Wait (at most :data:`LINGER` in all) for the client to read the answer and hang up:
+    disconnecting earlier would discard what it has not read yet. Whatever it still sends (the rest
+    of a request refused by its header) is read and dropped a buffer at a time, so its write ends
+    and it gets to the answer."""
+    deadline = time.monotonic() + LINGER
     with contextlib.suppress(Exception):
-        while _read(handle, 1, LINGER):
+        while _read(handle, _BUFFER, deadline - time.monotonic()):
             pass
 
 
@@ -282,6 +289,16 @@ class PipeServer:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(5)
+
+
+Server = PipeServer
+
+
+def address(run_dir: Path) -> str:
+    """The pipe's name comes from the run directory, so agents with different ``--home`` never
+    share a pipe."""
+    digest = hashlib.sha256(str(run_dir).lower().encode()).hexdigest()[:12]
+    return f"{PIPE_PREFIX}LANETAgent-{digest}"
 
 
 def exchange(name: str, request: bytes, timeout: float) -> bytes:

@@ -21,13 +21,13 @@ from typing import Any, Protocol
 
 from lanet.agent.local.framing import LocalError, encode_answer
 from lanet.protocol.limits import CATEGORIES
+from lanet.protocol.values import TICKET_PRIORITIES as PRIORITIES
 
 log = logging.getLogger("lanet.agent.local")
 
-PRIORITIES = ("baja", "media", "alta", "critica")
-#: A ticket reference: its number, or its id.
+#: A ticket reference: its number (as people type it, in either case), or its id.
 _REF = re.compile(
-    r"TKT-[0-9]{1,10}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"TKT-[0-9]{1,10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
 )
 #: force_sync at most once per this many seconds per user, and across users.
 SYNC_EVERY_PER_USER = 30.0
@@ -98,6 +98,13 @@ class _Throttle:
         self.count, self.window, self.clock = count, window, clock
         self._events: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+
+    def ready(self, key: str) -> bool:
+        """Whether :meth:`allow` would, without counting an event."""
+        now = self.clock()
+        with self._lock:
+            events = self._events.get(key, ())
+            return sum(1 for at in events if at > now - self.window) < self.count
 
     def allow(self, key: str) -> bool:
         now = self.clock()
@@ -211,7 +218,9 @@ class LocalService:
 
     def op_force_sync(self, caller: Caller, _args: dict[str, Any]) -> dict[str, Any]:
         # Each sync is a heartbeat against the asset's quota on the server: throttled per user and
-        # overall, and answered the same either way (a sync already on its way serves everyone).
-        if self._sync_user.allow(caller.account) and self._sync_all.allow("*"):
+        # overall, and answered the same either way (a sync already on its way serves everyone). A
+        # request absorbed by the overall limit does not count against its user.
+        if self._sync_user.ready(caller.account) and self._sync_all.allow("*"):
+            self._sync_user.allow(caller.account)
             self.request_sync()
         return {"requested": True}

@@ -12,8 +12,9 @@ from typing import Any
 
 from lanet.agent.local import LocalError
 from lanet.agent.tray.context import STATE_LABELS, STATUS_COLOURS, TrayContext
+from lanet.protocol.values import TICKET_PRIORITIES
 
-PRIORITIES = ("baja", "media", "alta", "critica")
+PRIORITIES = TICKET_PRIORITIES
 PRIORITY_LABELS_ES = {"baja": "Baja", "media": "Media", "alta": "Alta", "critica": "Crítica"}
 
 

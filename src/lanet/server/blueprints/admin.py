@@ -15,6 +15,7 @@ from lanet.protocol.common import FreeJson, Timestamp, WireModel
 from lanet.protocol.config_updates import UnknownConfigKeyError
 from lanet.protocol.errors import ErrorCode
 from lanet.protocol.tickets import TicketComment, TicketDetail, TicketView
+from lanet.protocol.values import CommandPriority, ScriptType, TicketStatus
 from lanet.server.api.agent_auth import count_failure
 from lanet.server.api.errors import ApiError, details_from_validation
 from lanet.server.api.operations import ApiBlueprint, Reply, authenticator
@@ -47,11 +48,11 @@ def require_technician() -> str:
 
 class QueueCommand(WireModel):
     asset_id: str = Field(min_length=1, max_length=64)
-    type: Literal["powershell", "batch", "bash", "sh", "python"]
+    type: ScriptType
     script: str = Field(min_length=1, max_length=commands.MAX_SCRIPT_CHARS)
     arguments: list[Annotated[str, Field(max_length=4096)]] = Field(default_factory=list, max_length=64)
     timeout: Annotated[int, Field(ge=1, le=86_400)] = 300
-    priority: Literal["low", "normal", "high"] = "normal"
+    priority: CommandPriority = "normal"
     expires_minutes: Annotated[int, Field(ge=1, le=30 * 24 * 60)] = 24 * 60
 
 
@@ -209,7 +210,7 @@ class AssignRequest(WireModel):
 
 
 class StatusRequest(WireModel):
-    status: Literal["nuevo", "asignado", "en_progreso", "esperando_cliente", "resuelto", "cerrado"]
+    status: TicketStatus
 
 
 class TechnicianComment(WireModel):

@@ -6,11 +6,13 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lanet.protocol.values import COMMAND_PRIORITIES, PENDING_COMMAND_STATUSES
 from lanet.server.models.assets import Asset
 from lanet.server.models.base import Base, JSONType, utcnow, uuid_pk
 
-PRIORITY_ORDER = {"high": 0, "normal": 1, "low": 2}
-PENDING = ("queued", "delivered")
+#: Rank of each priority when commands are offered (lowest first): high before normal before low.
+PRIORITY_ORDER = {priority: rank for rank, priority in enumerate(reversed(COMMAND_PRIORITIES))}
+PENDING = PENDING_COMMAND_STATUSES
 
 
 class Command(Base):

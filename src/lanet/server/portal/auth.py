@@ -15,11 +15,12 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Response, abort, g, redirect, render_template, request, url_for
 
+from lanet.i18n import LANGUAGES
 from lanet.server.api.agent_auth import client_ip
 from lanet.server.models.base import utcnow
 from lanet.server.portal.blueprint import bp
 from lanet.server.portal.i18n import COOKIE as LANG_COOKIE
-from lanet.server.portal.i18n import LANGUAGES, gettext
+from lanet.server.portal.i18n import gettext
 from lanet.server.portal.scope import Viewer
 from lanet.server.services import audit, ratelimit, users
 from lanet.server.state import state

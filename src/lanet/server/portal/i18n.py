@@ -10,9 +10,8 @@ from pathlib import Path
 
 from flask import g, request
 
-from lanet.i18n import parse_po
+from lanet.i18n import LANGUAGES, parse_po
 
-LANGUAGES = ("es", "en")
 COOKIE = "lanet_lang"
 
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 from flask import abort
-from sqlalchemy import Select
 
 from lanet.server.models import Asset, Site, Ticket, User
 from lanet.server.models.users import STAFF_ROLES
+from lanet.server.services.tenancy import Tenancy
 
 T = TypeVar("T")
 
@@ -37,9 +37,10 @@ class Viewer:
     def actor(self) -> str:
         return f"user:{self.email}"
 
-    def limit(self, query: Select[Any], client_column: Any) -> Select[Any]:
-        """``query`` restricted to this viewer's client (unchanged for staff)."""
-        return query if self.is_staff else query.where(client_column == self.client_id)
+    @property
+    def tenancy(self) -> Tenancy:
+        """What the services' listings may show this viewer."""
+        return Tenancy(self.client_id, everyone=self.is_staff)
 
     def may_see(self, client_id: str | None) -> bool:
         return self.is_staff or (client_id is not None and client_id == self.client_id)

@@ -10,18 +10,17 @@ from typing import Any
 
 from flask import Response, g, jsonify, render_template, request
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from lanet.protocol.commands import FINAL_STATUSES
 from lanet.protocol.common import format_timestamp
 from lanet.protocol.config_keys import CONFIG_KEYS, UnknownConfigKeyError
-from lanet.server.models import Client, Command, ConfigChange, InstallToken, TokenUsage
+from lanet.server.models import Command, InstallToken
 from lanet.server.models.base import utcnow
 from lanet.server.portal.auth import staff_required
 from lanet.server.portal.blueprint import back, bp
 from lanet.server.portal.i18n import gettext
 from lanet.server.portal.scope import asset_for, get_or_404
-from lanet.server.services import asset_lifecycle, commands, config_push, tokens
+from lanet.server.services import asset_lifecycle, commands, config_push, tenancy, tokens
 from lanet.server.state import state
 
 
@@ -44,7 +43,7 @@ def tokens_page() -> Any:
     with app.db.session() as session:
         now = utcnow()
         rows = [(t, tokens.token_state(t, now)) for t in reversed(tokens.list_tokens(session))]
-        clients = list(session.scalars(select(Client).order_by(Client.name)))
+        clients = tenancy.list_clients(session)
         page = render_template(
             "portal/tokens.html", rows=rows, created=created, error=error, form=form, clients=clients
         )
@@ -87,16 +86,11 @@ def _optional_int(text: str, label: str) -> int | None:
 def token_page(token_id: str) -> str:
     with state().db.session() as session:
         record = get_or_404(session, InstallToken, token_id)
-        usage = list(
-            session.scalars(
-                select(TokenUsage)
-                .where(TokenUsage.token_id == record.id)
-                .order_by(TokenUsage.used_at.desc())
-                .limit(200)
-            )
-        )
         return render_template(
-            "portal/token.html", token=record, state=tokens.token_state(record, utcnow()), usage=usage
+            "portal/token.html",
+            token=record,
+            state=tokens.token_state(record, utcnow()),
+            usage=tokens.usage_of(session, record),
         )
 
 
@@ -200,8 +194,8 @@ def config_page() -> Any:
         if error is None:
             return back("portal.config_page", "config_saved")
     with state().db.session() as session:
-        changes = list(session.scalars(select(ConfigChange).order_by(ConfigChange.id.desc()).limit(50)))
-        clients = list(session.scalars(select(Client).order_by(Client.name)))
+        changes = config_push.recent_changes(session)
+        clients = tenancy.list_clients(session)
         page = render_template(
             "portal/config.html",
             changes=changes,

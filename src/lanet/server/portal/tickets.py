@@ -4,16 +4,14 @@ resolved ones; technicians work the inbox (assign, change status, public or inte
 from typing import Any
 
 from flask import Response, abort, g, render_template, request
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from lanet.protocol.limits import CATEGORIES
-from lanet.protocol.tickets import OPEN_STATUSES, format_ticket_number
-from lanet.server.db import contains_text
-from lanet.server.models import Client, Ticket
+from lanet.protocol.tickets import format_ticket_number
+from lanet.server.models import Ticket
 from lanet.server.portal.auth import login_required, staff_required
 from lanet.server.portal.blueprint import back, bp
 from lanet.server.portal.scope import ticket_visible
+from lanet.server.services import tenancy
 from lanet.server.services import tickets as ticket_service
 from lanet.server.state import state
 
@@ -28,21 +26,10 @@ def tickets() -> str:
     text = request.args.get("q", "").strip()[:100]
     client_id = request.args.get("client", "") if viewer.is_staff else ""
     with state().db.session() as session:
-        query = select(Ticket).options(joinedload(Ticket.asset), joinedload(Ticket.client))
-        query = viewer.limit(query, Ticket.client_id)
-        if status == "abiertos":
-            query = query.where(Ticket.status.in_(OPEN_STATUSES))
-        elif status in ticket_service.STATUSES:
-            query = query.where(Ticket.status == status)
-        if client_id:
-            query = query.where(Ticket.client_id == client_id)
-        if text:
-            query = query.where(
-                contains_text(text, Ticket.subject, Ticket.description, Ticket.reporter_name)
-                | (Ticket.number == ticket_service.number_of(text))
-            )
-        rows = list(session.scalars(query.order_by(Ticket.number.desc()).limit(500)))
-        clients = list(session.scalars(select(Client).order_by(Client.name))) if viewer.is_staff else []
+        rows = ticket_service.search(
+            session, viewer.tenancy, status=status or None, client_id=client_id or None, text=text or None
+        )
+        clients = tenancy.list_clients(session) if viewer.is_staff else []
         return render_template(
             "portal/tickets.html",
             tickets=rows,

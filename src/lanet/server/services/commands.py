@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 
 from lanet.protocol.commands import FINAL_STATUSES, CommandResult
 from lanet.protocol.heartbeat import Command as CommandMessage
+from lanet.protocol.values import SCRIPT_TYPES
 from lanet.server.models import Asset, Command
 from lanet.server.models.base import utcnow
 from lanet.server.models.commands import PENDING, PRIORITY_ORDER
 from lanet.server.services import audit
 
-COMMAND_TYPES = ("powershell", "batch", "bash", "sh", "python")
+COMMAND_TYPES = SCRIPT_TYPES
 DEFAULT_EXPIRY = timedelta(hours=24)
 MAX_SCRIPT_CHARS = 1_000_000
 
@@ -236,3 +237,15 @@ def describe(command: Command) -> dict[str, Any]:
         "stderr_truncated": command.stderr_truncated,
         "reason": command.reason,
     }
+
+
+def recent_for_asset(session: Session, asset_id: str, limit: int = 20) -> list[Command]:
+    """The asset's latest commands, newest first."""
+    return list(
+        session.scalars(
+            select(Command)
+            .where(Command.asset_id == asset_id)
+            .order_by(Command.queued_at.desc())
+            .limit(limit)
+        )
+    )

@@ -167,3 +167,8 @@ def registration_config(
         if key in effective:
             values[key] = effective[key][0]
     return RegistrationConfig.model_validate(values)
+
+
+def recent_changes(session: Session, limit: int = 50) -> list[ConfigChange]:
+    """The latest pushed changes, newest first."""
+    return list(session.scalars(select(ConfigChange).order_by(ConfigChange.id.desc()).limit(limit)))

@@ -5,7 +5,8 @@ pending) costs two statements: one ``UPDATE assets ... RETURNING`` that also cou
 requests for rate limiting and records the applied config revision, and one ``INSERT`` of the metric
 sample that doubles as the replay check (a repeated ``message_id`` inserts nothing). On PostgreSQL the
 transaction may use ``synchronous_commit = off``: losing the last few hundred milliseconds of telemetry
-in a crash is acceptable, losing a ticket is not, so nothing else does.
+in a crash is acceptable, losing a ticket is not, so nothing else does. Alerts are recorded in the
+same transaction by :mod:`~lanet.server.services.alerts`, which opens their tickets after it commits.
 """
 
 from dataclasses import dataclass
@@ -16,26 +17,22 @@ from sqlalchemy import Connection, and_, case, func, insert, literal, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lanet.protocol.heartbeat import MAX_LOG_MESSAGE, Command, HeartbeatRequest, HeartbeatResponse, LogRecord
-from lanet.protocol.heartbeat import Alert as AlertMessage
 from lanet.server.db import Database
-from lanet.server.models import AgentLog, Alert, Asset, MetricSample
+from lanet.server.models import AgentLog, Asset, MetricSample
 from lanet.server.models import Command as CommandRow
 from lanet.server.models.assets import (
-    ALERT_OPEN,
-    ALERT_RESOLVED,
     STATUS_OFFLINE,
     STATUS_ONLINE,
     STATUS_WARNING,
 )
 from lanet.server.models.base import table_of, utcnow
 from lanet.server.models.commands import PENDING
-from lanet.server.services import commands, config_push, ratelimit
+from lanet.server.services import alerts, commands, config_push, presence, ratelimit
 from lanet.server.services.ratelimit import retry_after, window_start
 from lanet.server.settings import MISSED_INTERVALS_OFFLINE, RateLimit
 
 assets = table_of(Asset)
 samples = table_of(MetricSample)
-alerts = table_of(Alert)
 agent_logs = table_of(AgentLog)
 commands_table = table_of(CommandRow)
 
@@ -169,14 +166,14 @@ def record_heartbeat(
             raise AssetGoneError(asset_id)
         if row.rate_window_count > rate.count:
             return RateLimited(retry_after(now, params["window"], rate))
-        if row.fresh and body.alerts:
-            _apply_alerts(conn, asset_id, body.alerts, now)
+        critical = alerts.record(conn, asset_id, body.alerts, now) if row.fresh and body.alerts else []
         config_updates: dict[str, Any] = {}
         revision: int | None = None
         if row.config_revision_pending > row.config_revision_applied:
             config_updates, revision = config_push.pending_updates(
                 conn, row.client_id, row.site_id, asset_id, row.config_revision_applied
             )
+    alerts.open_tickets(db, asset_id, critical)
     offered: list[Command] = []
     if body.command_acks or row.pending_commands:
         # Commands are rare and their every step is audited: a durable transaction of their own.
@@ -371,87 +368,14 @@ def _extra(body: HeartbeatRequest) -> dict[str, Any] | None:
     return extra or None
 
 
-def _apply_alerts(conn: Connection, asset_id: str, messages: list[AlertMessage], now: datetime) -> None:
-    """Open or refresh (one open alert per asset, type and resource) and resolve alerts; a critical
-    alert opens a ticket when the asset's ``auto_ticket_creation`` is on."""
-    is_open = alerts.c.status == ALERT_OPEN
-    critical: list[int] = []
-    for message in messages:
-        resource = message.resource or ""
-        if message.state == "resolved":
-            conn.execute(
-                update(alerts)
-                .where(
-                    alerts.c.asset_id == asset_id,
-                    alerts.c.type == message.type,
-                    alerts.c.resource == resource,
-                    is_open,
-                )
-                .values(
-                    status=ALERT_RESOLVED,
-                    resolved_at=now,
-                    updated_at=now,
-                    current_value=message.current_value,
-                )
-            )
-            continue
-        stmt = _dialect_insert(conn, alerts).values(
-            asset_id=asset_id,
-            type=message.type,
-            resource=resource,
-            severity=message.severity,
-            message=message.message,
-            threshold=message.threshold,
-            current_value=message.current_value,
-            status=ALERT_OPEN,
-            occurrences=1,
-            opened_at=now,
-            updated_at=now,
-        )
-        alert_id = conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[alerts.c.asset_id, alerts.c.type, alerts.c.resource],
-                index_where=is_open,
-                set_={
-                    "severity": stmt.excluded.severity,
-                    "message": stmt.excluded.message,
-                    "threshold": stmt.excluded.threshold,
-                    "current_value": stmt.excluded.current_value,
-                    "occurrences": alerts.c.occurrences + 1,
-                    "updated_at": stmt.excluded.updated_at,
-                },
-            ).returning(alerts.c.id)
-        ).scalar_one()
-        if message.severity == "critical":
-            critical.append(int(alert_id))
-    if critical:
-        from lanet.server.services.tickets import open_for_alerts
-
-        open_for_alerts(conn, asset_id, critical)
-    open_count = select(func.count()).select_from(alerts).where(alerts.c.asset_id == asset_id, is_open)
-    conn.execute(
-        update(assets)
-        .where(assets.c.id == asset_id)
-        .values(
-            open_alerts=open_count.scalar_subquery(),
-            agent_status=case((open_count.scalar_subquery() > 0, STATUS_WARNING), else_=STATUS_ONLINE),
-        )
-    )
-
-
 def mark_offline(db: Database, now: datetime | None = None) -> int:
-    """Flag assets that missed three heartbeat intervals; returns how many changed."""
+    """Write what :mod:`~lanet.server.services.presence` already says: assets past their deadline are
+    offline. Returns how many changed."""
     now = now or utcnow()
     with db.engine.begin() as conn:
         result = conn.execute(
             update(assets)
-            .where(
-                and_(
-                    assets.c.agent_status != STATUS_OFFLINE,
-                    assets.c.offline_deadline.is_not(None),
-                    assets.c.offline_deadline < int(now.timestamp()),
-                )
-            )
+            .where(and_(assets.c.agent_status != STATUS_OFFLINE, presence.overdue(now.timestamp())))
             .values(agent_status=STATUS_OFFLINE)
         )
         return int(result.rowcount or 0)
@@ -503,18 +427,6 @@ def recent_logs(session: Any, asset_id: str, limit: int = 100) -> list[AgentLog]
             select(AgentLog)
             .where(AgentLog.asset_id == asset_id)
             .order_by(AgentLog.logged_at.desc())
-            .limit(limit)
-        )
-    )
-
-
-def alerts_of(session: Any, asset_id: str, limit: int = 50) -> list[Alert]:
-    """Open alerts first, then the most recent past ones."""
-    return list(
-        session.scalars(
-            select(Alert)
-            .where(Alert.asset_id == asset_id)
-            .order_by(case((Alert.status == ALERT_OPEN, 0), else_=1), Alert.updated_at.desc())
             .limit(limit)
         )
     )

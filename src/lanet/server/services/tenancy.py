@@ -2,13 +2,36 @@
 
 import re
 import secrets
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from lanet.server.models import Client, Site
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+Q = TypeVar("Q", bound=Select[Any])
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    """Whose rows a reader may see: every client's (staff) or one client's. The services that list
+    rows for the portal take one, so isolation is decided once (by the portal's viewer) and applied
+    the same way in every query; someone who is neither staff nor of a client sees nothing."""
+
+    client_id: str | None
+    everyone: bool = False
+
+    def limit(self, query: Q, client_column: Any) -> Q:
+        """``query`` restricted to these clients (unchanged for everyone)."""
+        return query if self.everyone else query.where(client_column == self.client_id)
+
+
+def list_clients(session: Session) -> list[Client]:
+    return list(session.scalars(select(Client).order_by(Client.name)))
 
 
 def _code_candidates(name: str) -> list[str]:

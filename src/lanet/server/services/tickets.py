@@ -7,9 +7,9 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from lanet.protocol.claims import AgentClaims
 from lanet.protocol.limits import CATEGORIES, MAX_SCREENSHOT_BYTES
@@ -27,12 +27,14 @@ from lanet.protocol.tickets import (
 from lanet.protocol.tickets import (
     TicketEvent as EventView,
 )
+from lanet.protocol.values import TICKET_STATUSES
 from lanet.server.db import contains_text
 from lanet.server.models import Ticket, TicketAttachment, TicketComment, TicketCounter, TicketEvent
 from lanet.server.models.base import table_of, utcnow
 from lanet.server.services import audit
+from lanet.server.services.tenancy import Tenancy
 
-STATUSES = ("nuevo", "asignado", "en_progreso", "esperando_cliente", "resuelto", "cerrado")
+STATUSES = TICKET_STATUSES
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -81,7 +83,7 @@ def _event(ticket: Ticket, actor: str, field: str, old: Any, new: Any) -> None:
     )
 
 
-def _open(
+def record_new(
     session: Session, ticket: Ticket, actor: str, details: dict[str, Any], history_actor: str | None = None
 ) -> None:
     """Add a new ticket with its first history entry and its audit entry."""
@@ -147,7 +149,7 @@ def create_from_agent(session: Session, claims: AgentClaims, body: TicketFromAge
                 filename="captura.png", content_type="image/png", size=len(screenshot), data=screenshot
             )
         )
-    _open(
+    record_new(
         session,
         ticket,
         f"agent:{claims.asset_id}",
@@ -189,6 +191,34 @@ def find(
     if account is not None:
         query = query.where(Ticket.reporter_account == account)
     return session.scalars(query).first()
+
+
+def search(
+    session: Session,
+    tenancy: Tenancy,
+    *,
+    status: str | None = None,
+    client_id: str | None = None,
+    text: str | None = None,
+    limit: int = 500,
+) -> list[Ticket]:
+    """Tickets a reader may see, newest first: ``status`` is one of :data:`STATUSES` or ``abiertos``
+    (every open one); ``text`` is found in the subject, description or reporter, or is a number."""
+    query = tenancy.limit(
+        select(Ticket).options(joinedload(Ticket.asset), joinedload(Ticket.client)), Ticket.client_id
+    )
+    if status == "abiertos":
+        query = query.where(Ticket.status.in_(OPEN_STATUSES))
+    elif status in STATUSES:
+        query = query.where(Ticket.status == status)
+    if client_id:
+        query = query.where(Ticket.client_id == client_id)
+    if text:
+        query = query.where(
+            contains_text(text, Ticket.subject, Ticket.description, Ticket.reporter_name)
+            | (Ticket.number == number_of(text))
+        )
+    return list(session.scalars(query.order_by(Ticket.number.desc()).limit(limit)))
 
 
 def for_asset(
@@ -383,67 +413,3 @@ def list_all(session: Session, status: str | None = None, client_id: str | None 
     if client_id:
         query = query.where(Ticket.client_id == client_id)
     return list(session.scalars(query.order_by(Ticket.number.desc()).limit(500)))
-
-
-def open_for_alerts(conn: Connection, asset_id: str, alert_ids: list[int]) -> list[Ticket]:
-    """Open one ticket per critical alert (never two for one alert) when the asset's effective
-    ``auto_ticket_creation`` is on. Runs inside the heartbeat's transaction."""
-    from lanet.server.models import Alert, Asset
-    from lanet.server.services.config_push import effective_overrides
-
-    with Session(bind=conn) as session:
-        asset = session.get(Asset, asset_id)
-        if asset is None:
-            return []
-        effective = effective_overrides(conn, asset.client_id, asset.site_id, asset.id)
-        if not effective.get("auto_ticket_creation", (False, 0))[0]:
-            return []
-        already = set(session.scalars(select(Ticket.alert_id).where(Ticket.alert_id.in_(alert_ids))))
-        opened = []
-        for alert in session.scalars(select(Alert).where(Alert.id.in_(alert_ids))):
-            if alert.id in already:
-                continue
-            ticket = Ticket(
-                number=next_number(session),
-                subject=f"[{asset.computer_name}] {alert.message}"[:255],
-                description=(
-                    f"Alerta crítica detectada automáticamente por el agente en {asset.computer_name}.\n"
-                    f"{alert.message}\nTipo: {alert.type}"
-                    + (f"; recurso: {alert.resource}" if alert.resource else "")
-                    + (
-                        f"; valor: {alert.current_value} (umbral {alert.threshold})"
-                        if alert.current_value is not None
-                        else ""
-                    )
-                ),
-                category="hardware"
-                if alert.type in ("cpu_usage", "memory_usage", "disk_space")
-                else "software",
-                priority="critica",
-                status="nuevo",
-                channel="agente",
-                asset_id=asset.id,
-                client_id=asset.client_id,
-                site_id=asset.site_id,
-                created_by_agent=True,
-                alert_id=alert.id,
-                auto_info={
-                    "alert": {
-                        "type": alert.type,
-                        "resource": alert.resource,
-                        "severity": alert.severity,
-                        "current_value": alert.current_value,
-                        "threshold": alert.threshold,
-                    }
-                },
-            )
-            _open(
-                session,
-                ticket,
-                f"agent:{asset.id}",
-                {"alert_id": alert.id, "auto": True},
-                history_actor="system",
-            )
-            opened.append(ticket)
-        session.flush()
-        return opened

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from lanet.protocol.tokens import new_token, token_hint, validate_token_format
-from lanet.server.models import InstallToken
+from lanet.server.models import InstallToken, TokenUsage
 from lanet.server.models.base import utcnow
 from lanet.server.services import audit
 from lanet.server.services.credentials import Keys, expires_after
@@ -125,3 +125,15 @@ def list_tokens(session: Session, client_id: str | None = None) -> list[InstallT
     if client_id:
         query = query.where(InstallToken.client_id == client_id)
     return list(session.scalars(query.order_by(InstallToken.created_at)))
+
+
+def usage_of(session: Session, record: InstallToken, limit: int = 200) -> list[TokenUsage]:
+    """The token's registrations, newest first."""
+    return list(
+        session.scalars(
+            select(TokenUsage)
+            .where(TokenUsage.token_id == record.id)
+            .order_by(TokenUsage.used_at.desc())
+            .limit(limit)
+        )
+    )

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from lanet.i18n import LANGUAGES
 from lanet.server.models import PortalSession, UnknownLogin, User
 from lanet.server.models.base import utcnow
 from lanet.server.models.users import ROLES, STAFF_ROLES
@@ -64,8 +65,8 @@ def create_user(
     problem = password_problem(password, email=email)
     if problem:
         raise UserError(problem)
-    if language not in ("es", "en"):
-        raise UserError("language must be es or en")
+    if language not in LANGUAGES:
+        raise UserError(f"language must be one of {', '.join(LANGUAGES)}")
     if session.scalars(select(User.id).where(User.email == email)).first() is not None:
         raise UserError(f"a user {email} already exists")
     user = User(

@@ -21,7 +21,7 @@ import win32service
 import win32serviceutil
 
 from lanet.agent.paths import AgentPaths, bundle_root
-from lanet.agent.winacl import secure_folders
+from lanet.agent.windows import acl
 
 SERVICE_NAME = "LANETAgent"
 DISPLAY_NAME = "LANET Agent"
@@ -99,7 +99,7 @@ def install(home: str | None = None) -> None:
     its encrypted credentials and what it collects.
     """
     paths = AgentPaths.resolve(home)
-    secure_folders(paths)
+    acl.secure(paths.folders)
     if status() is None:
         win32serviceutil.InstallService(
             f"{__name__}.LanetAgentService",

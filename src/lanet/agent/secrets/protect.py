@@ -3,7 +3,7 @@
 Windows: DPAPI in the machine scope (``CryptProtectData`` with ``CRYPTPROTECT_LOCAL_MACHINE``): the
 blob is bound to this machine and unreadable elsewhere.
 
-Elsewhere: Fernet (AES-128-CBC + HMAC-SHA256, :mod:`lanet.agent.fernet`) with a random key in
+Elsewhere: Fernet (AES-128-CBC + HMAC-SHA256, :mod:`lanet.agent.secrets.fernet`) with a random key in
 ``data/agent.key``, mode 0600, owned by the agent's account. What this protects: credentials copied
 off the machine without the key file (a backup of ``agent.db``, a support bundle, another account on
 the box reading the database) are useless. What it does not: root, or anyone who can read the key
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Protocol
 
-from lanet.agent.fernet import generate_key, make_fernet
+from lanet.agent.secrets.fernet import generate_key, make_fernet
 
 
 class Protector(Protocol):

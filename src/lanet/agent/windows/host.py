@@ -9,7 +9,7 @@ import sys
 
 import pywintypes
 
-from lanet.agent import winservice
+from lanet.agent.windows import service as winservice
 
 #: ERROR_FAILED_SERVICE_CONTROLLER_CONNECT: not started by the service control manager.
 NOT_A_SERVICE = 1063

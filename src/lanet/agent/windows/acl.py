@@ -8,13 +8,12 @@ control to LocalSystem and the Administrators group only, inherited by everythin
 user reaches the agent only through the tray's named pipe.
 """
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import ntsecuritycon
 import win32security
-
-from lanet.agent.paths import AgentPaths
 
 _INHERIT = ntsecuritycon.OBJECT_INHERIT_ACE | ntsecuritycon.CONTAINER_INHERIT_ACE
 OWNERS = (win32security.WinLocalSystemSid, win32security.WinBuiltinAdministratorsSid)
@@ -45,8 +44,9 @@ def restrict(folder: Path) -> None:
         win32security.SetFileSecurity(str(entry), win32security.DACL_SECURITY_INFORMATION, descriptor)
 
 
-def secure_folders(paths: AgentPaths) -> None:
-    for folder in paths.folders:
+def secure(folders: Iterable[Path]) -> None:
+    """Each folder (created if needed) and all it holds get the private access list."""
+    for folder in folders:
         restrict(folder)
 
 

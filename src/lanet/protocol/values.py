@@ -1,0 +1,39 @@
+"""The allowed values of the contract, declared once: what scripts, commands and tickets may be.
+
+Plain ``typing`` only, so the agent's service and the tray read them without pydantic; the pydantic
+models, the server's columns and forms, the CLI's choices, the agent's checks and the tray's menus all
+take them from here. Each ``Literal`` is the declaration; its tuple is derived from it.
+"""
+
+from typing import Literal, get_args
+
+ScriptType = Literal["powershell", "batch", "bash", "sh", "python"]
+"""Interpreters a remote script may be written for."""
+SCRIPT_TYPES: tuple[str, ...] = get_args(ScriptType)
+#: The seed's default ``allowed_scripts``: Windows' two shells.
+DEFAULT_SCRIPT_TYPES: tuple[str, ...] = ("powershell", "batch")
+
+CommandType = Literal[ScriptType, "script"]
+"""``script`` is the seed example's generic type: the platform's default shell."""
+COMMAND_TYPES: tuple[str, ...] = get_args(CommandType)
+
+CommandPriority = Literal["low", "normal", "high"]
+COMMAND_PRIORITIES: tuple[str, ...] = get_args(CommandPriority)
+
+FinalCommandStatus = Literal["succeeded", "failed", "timed_out", "refused", "interrupted", "expired"]
+FINAL_COMMAND_STATUSES: tuple[str, ...] = get_args(FinalCommandStatus)
+#: Queued for the asset, or offered to it and not yet recorded by its agent.
+PENDING_COMMAND_STATUSES: tuple[str, ...] = ("queued", "delivered")
+COMMAND_STATUSES: tuple[str, ...] = (*PENDING_COMMAND_STATUSES, "running", *FINAL_COMMAND_STATUSES)
+
+TicketPriority = Literal["baja", "media", "alta", "critica"]
+TICKET_PRIORITIES: tuple[str, ...] = get_args(TicketPriority)
+
+TicketStatus = Literal["nuevo", "asignado", "en_progreso", "esperando_cliente", "resuelto", "cerrado"]
+TICKET_STATUSES: tuple[str, ...] = get_args(TicketStatus)
+OPEN_TICKET_STATUSES: tuple[str, ...] = TICKET_STATUSES[:4]
+#: A ticket may be rated once it is in one of these.
+RATEABLE_TICKET_STATUSES: tuple[str, ...] = ("resuelto", "cerrado")
+
+TicketChannel = Literal["agente", "portal", "email", "api", "telefono"]
+TICKET_CHANNELS: tuple[str, ...] = get_args(TicketChannel)
