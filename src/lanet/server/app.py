@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None, *, proxy_hops: int = 0) -> Flas
     app.extensions["lanet"] = AppState(
         settings=settings,
         db=Database(settings.database_url, async_telemetry=settings.telemetry_async_commit),
-        keys=Keys(settings.secret_key),
+        keys=Keys(settings.secret_key, settings.previous_secret_keys),
     )
     if proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops, x_host=proxy_hops)  # type: ignore[method-assign]

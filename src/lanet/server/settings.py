@@ -71,6 +71,23 @@ def _load_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+#: Next to ``secret.key``: the secrets it replaced, newest first, one per line.
+PREVIOUS_SECRETS_FILE = "secret.previous"
+
+
+def _load_previous_secrets(data_dir: Path) -> tuple[str, ...]:
+    """Secrets that still verify what they made: ``LANET_PREVIOUS_SECRET_KEYS`` (separated by spaces,
+    commas or new lines) and those ``lanet-server secret-key rotate`` kept in the data directory."""
+    found = os.environ.get("LANET_PREVIOUS_SECRET_KEYS", "").replace(",", " ").split()
+    path = data_dir / PREVIOUS_SECRETS_FILE
+    if path.exists():
+        found += path.read_text().split()
+    for value in found:
+        if len(value) < 32:
+            raise ValueError("every previous secret key must be at least 32 characters")
+    return tuple(dict.fromkeys(found))
+
+
 def _positive_int(name: str, default: int) -> int:
     text = os.environ.get(name)
     if not text:
@@ -100,6 +117,8 @@ class Settings:
     database_url: str
     secret_key: str
     data_dir: Path
+    #: Earlier secret keys: they still verify the digests and JWTs they made (see ``Keys``).
+    previous_secret_keys: tuple[str, ...] = ()
     public_url: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
     heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
@@ -150,4 +169,6 @@ class Settings:
         values.update(overrides)
         if "secret_key" not in values:
             values["secret_key"] = _load_secret(Path(str(values["data_dir"])))
+        if "previous_secret_keys" not in values:
+            values["previous_secret_keys"] = _load_previous_secrets(Path(str(values["data_dir"])))
         return cls(**values)  # type: ignore[arg-type]

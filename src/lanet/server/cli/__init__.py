@@ -1,7 +1,8 @@
 """``lanet-server``: the operators' command line. Verbs are stable; operators script them.
 
 One module per command group (``db``, ``tokens``, ``assets``, ``config``, ``commands``, ``tickets``,
-``api-keys``, ``users``, ``maintenance``, ``serve``), each declaring its verbs in ``register``.
+``api-keys``, ``users``, ``secret-key``, ``maintenance``, ``serve``), each declaring its verbs in
+``register``.
 Every command that changes something is audited with the actor ``cli:<os user>``.
 """
 
@@ -10,10 +11,22 @@ import sys
 from collections.abc import Sequence
 
 import lanet
-from lanet.server.cli import apikeys, assets, commands, config, db, maintenance, serve, tickets, tokens, users
+from lanet.server.cli import (
+    apikeys,
+    assets,
+    commands,
+    config,
+    db,
+    maintenance,
+    secret_key,
+    serve,
+    tickets,
+    tokens,
+    users,
+)
 from lanet.server.cli._common import CliError
 
-GROUPS = (db, tokens, assets, config, commands, tickets, apikeys, users, maintenance, serve)
+GROUPS = (db, tokens, assets, config, commands, tickets, apikeys, users, secret_key, maintenance, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,7 +30,8 @@ def database() -> Any:
 def keys() -> Any:
     from lanet.server.services.credentials import Keys
 
-    return Keys(settings().secret_key)
+    current = settings()
+    return Keys(current.secret_key, current.previous_secret_keys)
 
 
 def timestamp(value: datetime | None) -> str:

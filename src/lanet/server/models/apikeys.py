@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lanet.server.models.base import Base, utcnow, uuid_pk
+from lanet.server.models.base import DIGEST_LENGTH, Base, utcnow, uuid_pk
 
 
 class ApiKey(Base):
@@ -13,7 +13,7 @@ class ApiKey(Base):
 
     id: Mapped[str] = uuid_pk()
     name: Mapped[str] = mapped_column(String(255), unique=True)
-    key_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    key_digest: Mapped[str] = mapped_column(String(DIGEST_LENGTH), unique=True)
     role: Mapped[str] = mapped_column(String(32), default="technician")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(255))

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lanet.server.models.base import Base, JSONType, utcnow, uuid_pk
+from lanet.server.models.base import DIGEST_LENGTH, Base, JSONType, utcnow, uuid_pk
 from lanet.server.models.tenancy import Client, Site
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -70,7 +70,7 @@ class Asset(Base):
     agent_version: Mapped[str | None] = mapped_column(String(32))
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
     retired_at: Mapped[datetime | None]
-    refresh_digest: Mapped[str | None] = mapped_column(String(64))
+    refresh_digest: Mapped[str | None] = mapped_column(String(DIGEST_LENGTH))
 
     # Credentials. The identity secret is made by the agent before its first registration and proves
     # a later one (public identifiers never do). The refresh credential rotates on every use; the one
@@ -78,7 +78,7 @@ class Asset(Base):
     # after that revokes the asset's credentials.
     # A JWT whose ``iat`` is before ``auth_epoch`` (a newer registration, a retirement, a revocation)
     # is refused.
-    identity_digest: Mapped[str | None] = mapped_column(String(64))
+    identity_digest: Mapped[str | None] = mapped_column(String(DIGEST_LENGTH))
     spent_refresh_digests: Mapped[list[Any] | None] = mapped_column(
         JSONType, doc="digests of the last refresh credentials replaced, newest first"
     )

@@ -9,6 +9,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+#: A keyed digest as stored: the id of the key that made it, a colon, 64 hex characters.
+DIGEST_LENGTH = 80
+
 # Deterministic constraint names, so migrations can refer to them on both databases.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lanet.server.models.base import Base, utcnow, uuid_pk
+from lanet.server.models.base import DIGEST_LENGTH, Base, utcnow, uuid_pk
 from lanet.server.models.tenancy import Client, Site
 
 
@@ -20,7 +20,7 @@ class InstallToken(Base):
     id: Mapped[str] = uuid_pk()
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
-    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    token_digest: Mapped[str] = mapped_column(String(DIGEST_LENGTH), unique=True)
     hint: Mapped[str] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from lanet.server.models import ApiKey
 from lanet.server.models.base import utcnow
 from lanet.server.services import audit
-from lanet.server.services.credentials import Keys
+from lanet.server.services.credentials import Keys, Purpose
 
 PREFIX = "lak_"
 
@@ -39,10 +39,12 @@ def check_key(session: Session, keys: Keys, presented: str, now: datetime | None
     if not presented.startswith(PREFIX):
         return None
     record = session.scalars(
-        select(ApiKey).where(ApiKey.key_digest == keys.api_key_digest(presented))
+        select(ApiKey).where(ApiKey.key_digest.in_(keys.candidates(Purpose.API_KEY, presented)))
     ).first()
     if record is None or record.revoked_at is not None:
         return None
+    if not keys.is_current(record.key_digest):
+        record.key_digest = keys.api_key_digest(presented)  # moves to the current key
     record.last_used_at = now or utcnow()
     return record
 

@@ -33,7 +33,7 @@ from lanet.server.models import (
 from lanet.server.models.assets import ALERT_OPEN, ALERT_RESOLVED
 from lanet.server.models.base import table_of
 from lanet.server.services import audit, config_push
-from lanet.server.services.credentials import Keys, digest_matches, new_refresh_token, next_epoch
+from lanet.server.services.credentials import Keys, Purpose, new_refresh_token, next_epoch
 
 #: Replaced refresh credentials remembered per asset, so presenting an old one is noticed.
 SPENT_KEPT = 16
@@ -73,10 +73,11 @@ def refresh(
         return invalid
     if asset.retired_at is not None:
         return RefreshRefused(ErrorCode.ASSET_RETIRED, "This asset was retired; register the machine again")
-    digest = keys.refresh_digest(presented)
     spent = list(asset.spent_refresh_digests or [])
-    current = digest_matches(digest, asset.refresh_digest)
-    spent_at = next((i for i, old in enumerate(spent) if digest_matches(digest, old)), None)
+    current = keys.matches(Purpose.REFRESH_TOKEN, presented, asset.refresh_digest)
+    spent_at = next(
+        (i for i, old in enumerate(spent) if keys.matches(Purpose.REFRESH_TOKEN, presented, old)), None
+    )
     if not current and spent_at is None:
         return invalid
     # The predecessor of the current credential may come back once: the answer that carried the
@@ -113,8 +114,14 @@ def refresh(
         asset.refresh_grace_used = True
     asset.refresh_digest = keys.refresh_digest(token)
     asset.refresh_rotated_at = asset.refresh_used_at = now
-    if identity_secret and asset.identity_digest is None:
-        asset.identity_digest = keys.identity_digest(identity_secret)
+    if identity_secret and (
+        asset.identity_digest is None
+        or (
+            not keys.is_current(asset.identity_digest)
+            and keys.matches(Purpose.AGENT_IDENTITY, identity_secret, asset.identity_digest)
+        )
+    ):
+        asset.identity_digest = keys.identity_digest(identity_secret)  # made, or moved to the current key
     return Refreshed(asset, token)
 
 

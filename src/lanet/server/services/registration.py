@@ -22,7 +22,7 @@ from lanet.server.models.base import utcnow
 from lanet.server.services import audit, config_push
 from lanet.server.services.credentials import (
     Keys,
-    digest_matches,
+    Purpose,
     issue_agent_jwt,
     new_refresh_token,
     next_epoch,
@@ -134,17 +134,20 @@ def _register_with_token(session: Session, keys: Keys, attempt: _Request) -> Reg
     # SQLite's BEGIN IMMEDIATE already serialises writers.
     token = session.scalars(
         select(InstallToken)
-        .where(InstallToken.token_digest == keys.install_digest(attempt.token))
+        .where(InstallToken.token_digest.in_(keys.candidates(Purpose.INSTALL_TOKEN, attempt.token)))
         .with_for_update()
     ).first()
     if token is None:
         _record_attempt(session, None, attempt, ErrorCode.TOKEN_INVALID)
         return ErrorCode.TOKEN_INVALID
+    if not keys.is_current(token.token_digest):
+        token.token_digest = keys.install_digest(attempt.token)  # moves to the current key
 
     fp = fingerprint(hw)
     now = utcnow()
-    identity = keys.identity_digest(attempt.body.identity_secret) if attempt.body.identity_secret else None
-    asset, disputed = _known_machine(session, token.client_id, fp, identity)
+    secret = attempt.body.identity_secret
+    identity = keys.identity_digest(secret) if secret else None
+    asset, disputed = _known_machine(session, keys, token.client_id, fp, secret)
     state = token_state(token, now)
     # A machine repeating the registration that used up a single-use token (its first answer was
     # lost on the way back) is not refused: it gets its own asset again, if it proves it is that one.
@@ -228,7 +231,7 @@ def _register_with_token(session: Session, keys: Keys, attempt: _Request) -> Reg
 
 
 def _known_machine(
-    session: Session, client_id: str, fp: str, identity: str | None
+    session: Session, keys: Keys, client_id: str, fp: str, secret: str | None
 ) -> tuple[Asset | None, Asset | None]:
     """The asset this machine proves to be, and otherwise the live asset it only looks like.
 
@@ -241,15 +244,23 @@ def _known_machine(
     primary = session.scalars(
         live.where(Asset.fingerprint == fp, Asset.replaces_asset_id.is_(None)).with_for_update()
     ).first()
-    if identity is not None:
-        if primary is not None and digest_matches(identity, primary.identity_digest):
-            return primary, None
+    if secret is not None:
+        if primary is not None and keys.matches(Purpose.AGENT_IDENTITY, secret, primary.identity_digest):
+            return _identity_current(keys, primary, secret), None
+        candidates = keys.candidates(Purpose.AGENT_IDENTITY, secret)
         pending = session.scalars(
-            live.where(Asset.replaces_asset_id.is_not(None), Asset.identity_digest == identity)
+            live.where(Asset.replaces_asset_id.is_not(None), Asset.identity_digest.in_(candidates))
         ).first()
         if pending is not None:
-            return pending, None
+            return _identity_current(keys, pending, secret), None
     return None, primary
+
+
+def _identity_current(keys: Keys, asset: Asset, secret: str) -> Asset:
+    """A proven asset's identity digest, moved to the current key."""
+    if not keys.is_current(asset.identity_digest):
+        asset.identity_digest = keys.identity_digest(secret)
+    return asset
 
 
 def _placeholder_fingerprint() -> str:

@@ -10,7 +10,7 @@ from lanet.protocol.tokens import new_token, token_hint, validate_token_format
 from lanet.server.models import InstallToken, TokenUsage
 from lanet.server.models.base import utcnow
 from lanet.server.services import audit
-from lanet.server.services.credentials import Keys, expires_after
+from lanet.server.services.credentials import Keys, Purpose, expires_after
 from lanet.server.services.tenancy import ensure_client, ensure_site
 
 
@@ -85,7 +85,9 @@ def find_token(session: Session, keys: Keys, ref: str) -> InstallToken | None:
     ref = ref.strip()
     if validate_token_format(ref):
         return session.scalars(
-            select(InstallToken).where(InstallToken.token_digest == keys.install_digest(ref))
+            select(InstallToken).where(
+                InstallToken.token_digest.in_(keys.candidates(Purpose.INSTALL_TOKEN, ref))
+            )
         ).first()
     return session.get(InstallToken, ref)
 
