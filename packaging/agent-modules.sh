@@ -5,11 +5,15 @@
 # packaging/linux/build-deb.sh and packaging/windows/build-msi.sh.
 set -euo pipefail
 dest="$1"
+# The release platform the package is for (linux-deb, windows-x64): the agent updates itself from it.
+platform="${2:?usage: agent-modules.sh DEST PLATFORM}"
 src="$(dirname "$0")/../src/lanet"
 mkdir -p "$dest/lanet/protocol"
 cp "$src/__init__.py" "$src/i18n.py" "$dest/lanet/"
 cp -r "$src/agent" "$dest/lanet/agent"
-for module in __init__.py contract.py contract.json limits.py values.py config_keys.py errors.py; do
+for module in __init__.py contract.py contract.json limits.py values.py versions.py config_keys.py errors.py; do
     cp "$src/protocol/$module" "$dest/lanet/protocol/"
 done
+printf '"""Written by the package build: the release platform this install updates from."""\n\nPLATFORM = "%s"\n' \
+    "$platform" > "$dest/lanet/agent/_package.py"
 find "$dest/lanet" -name __pycache__ -prune -exec rm -rf {} +

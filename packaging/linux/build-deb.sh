@@ -14,7 +14,7 @@ lib="$stage/usr/lib/lanet-agent"
 
 mkdir -p "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/etc/xdg/autostart" \
     "$stage/DEBIAN" "$stage/usr/share/doc/lanet-agent" "$out"
-bash packaging/agent-modules.sh "$lib"
+bash packaging/agent-modules.sh "$lib" linux-deb
 
 cat >"$stage/usr/bin/lanet-agent" <<'SH'
 #!/bin/sh

@@ -71,7 +71,7 @@ printf 'python311.zip\r\n.\r\nLib\\site-packages\r\nimport site\r\n' >"$bin/pyth
 for wheel in "$cache"/wheels/*.whl; do "$python" -m zipfile -e "$wheel" "$site"; done
 rm -rf "$site"/*.dist-info/RECORD "$site/pythonwin" "$site/win32/Demos" "$site/win32/test" \
     "$site/win32comext/"*/demos "$site/win32com/test" "$site/PIL/"*.pyi
-bash packaging/agent-modules.sh "$site"
+bash packaging/agent-modules.sh "$site" windows-x64
 find "$stage" -name __pycache__ -prune -exec rm -rf {} +
 if [ -n "$compiler" ]; then
     "$compiler" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$site" >/dev/null

@@ -66,13 +66,13 @@ class Agent:
             lambda: technical_info(self.sampler, self.store, self.config.agent),
         )
         # Every message the agent sends through its outbox: a new endpoint is one entry here.
+        beats = self.heartbeats
         for kind in (
             Kind("command_result", "/agents/commands/result", priority=1, precious=True),
             Kind("ticket", "/tickets/create-from-agent", 1, True, delivered=self.desk.delivered),
-            Kind(
-                "heartbeat", "/agents/heartbeat", 5, False, self.heartbeats.as_sent, self.heartbeats.answered
-            ),
+            Kind("heartbeat", "/agents/heartbeat", 5, False, beats.as_sent, beats.answered),
             Kind("inventory", "/agents/inventory", 7, True, lambda p: p["body"], self.inventory.delivered),
+            Kind("update_report", "/agents/update-status", priority=2, precious=True),
         ):
             self.outbox.register(kind)
         self.stop_event = threading.Event()

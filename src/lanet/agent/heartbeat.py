@@ -23,6 +23,7 @@ from lanet.agent.logs import HEARTBEAT, BackendBuffer
 from lanet.agent.monitor import Monitor
 from lanet.agent.outbox import Outbox
 from lanet.agent.store import DeadLetter, Store
+from lanet.agent.update import package_platform
 from lanet.protocol import contract
 from lanet.protocol.contract import Record
 
@@ -81,6 +82,7 @@ def build(gathered: Gathered, *, checkin: bool = False, now: float | None = None
         "message_id": str(uuid.uuid4()),
         "sent_at": _iso(now),
         "agent_version": lanet.__version__,
+        "update_platform": package_platform(),
         "config_revision": gathered.config_revision,
         "command_acks": gathered.command_acks,
     }

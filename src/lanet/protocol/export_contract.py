@@ -21,6 +21,7 @@ from lanet.protocol.commands import CommandResult
 from lanet.protocol.config_updates import ConfigUpdates
 from lanet.protocol.heartbeat import HeartbeatRequest, HeartbeatResponse
 from lanet.protocol.registration import HardwareInfo, RefreshResponse, RegisterResponse
+from lanet.protocol.releases import UpdateReport, UpdateReportAck
 from lanet.protocol.tickets import TicketFromAgent
 
 #: The messages the agent's service validates, by the name it asks for them.
@@ -34,6 +35,8 @@ AGENT_MESSAGES: tuple[type[BaseModel], ...] = (
     RefreshResponse,
     RegisterResponse,
     TicketFromAgent,
+    UpdateReport,
+    UpdateReportAck,
 )
 
 CONTRACT_FILE = Path(__file__).with_name("contract.json")

@@ -19,8 +19,9 @@ from lanet.protocol.common import (
     short_text,
 )
 from lanet.protocol.registration import LogLevel, ServiceState
+from lanet.protocol.releases import UpdateOffer
 from lanet.protocol.values import CommandPriority as Priority
-from lanet.protocol.values import CommandType
+from lanet.protocol.values import CommandType, ReleasePlatform
 
 MAX_ALERTS = 200
 MAX_LOGS = 200
@@ -137,6 +138,10 @@ class HeartbeatRequest(WireModel):
         max_length=MAX_DEAD_LETTERS,
         description="Outbox items the server refused since the last heartbeat (stored as agent logs)",
     )
+    update_platform: ReleasePlatform | None = Field(
+        default=None,
+        description="The package this agent was installed from; absent when it cannot update itself",
+    )
 
 
 class Command(WireModel):
@@ -163,3 +168,4 @@ class HeartbeatResponse(WireModel):
     config_revision: Count | None = Field(
         default=None, description="Echo this in the next heartbeat once config_updates are applied"
     )
+    update: UpdateOffer | None = Field(default=None, description="A signed release this agent should install")

@@ -37,3 +37,15 @@ RATEABLE_TICKET_STATUSES: tuple[str, ...] = ("resuelto", "cerrado")
 
 TicketChannel = Literal["agente", "portal", "email", "api", "telefono"]
 TICKET_CHANNELS: tuple[str, ...] = get_args(TicketChannel)
+
+ReleasePlatform = Literal["windows-x64", "linux-deb"]
+"""What a release package installs on: the MSI on 64-bit Windows, the .deb on Debian and Ubuntu."""
+RELEASE_PLATFORMS: tuple[str, ...] = get_args(ReleasePlatform)
+
+UpdateState = Literal["offered", "downloading", "staged", "installed", "healthy", "rolled_back", "failed"]
+"""Where one asset is with one release, as its agent reports it (``offered`` is the server's own)."""
+UPDATE_STATES: tuple[str, ...] = get_args(UpdateState)
+#: An asset in one of these is done with the release: the server stops offering it.
+FINAL_UPDATE_STATES: tuple[str, ...] = ("healthy", "rolled_back", "failed")
+#: These count against the rollout's failure threshold.
+FAILED_UPDATE_STATES: tuple[str, ...] = ("rolled_back", "failed")

@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lanet.server import portal
 from lanet.server.api import errors
-from lanet.server.blueprints import admin, agents, meta, tickets
+from lanet.server.blueprints import admin, agents, meta, releases, tickets
 from lanet.server.db import Database
 from lanet.server.services.credentials import Keys
 from lanet.server.settings import Settings
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, *, proxy_hops: int = 0) -> Flas
     app.after_request(_security_headers)
     app.register_blueprint(agents.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(releases.bp)
     app.register_blueprint(tickets.bp)
     app.register_blueprint(meta.bp)
     portal.init_app(app)

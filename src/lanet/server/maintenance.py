@@ -4,6 +4,7 @@ serve`` runs it in a process of its own (``maintenance --loop``)."""
 
 import logging
 import threading
+from pathlib import Path
 
 from lanet.server.db import Database
 from lanet.server.settings import Settings
@@ -11,8 +12,9 @@ from lanet.server.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def maintenance_pass(db: Database) -> None:
-    """One round of upkeep."""
+def maintenance_pass(db: Database, releases: Path | None = None) -> None:
+    """One round of upkeep; ``releases`` is the release repository, whose online metadata is
+    re-signed here before it expires."""
     from lanet.server.services.alerts import open_missing_tickets
     from lanet.server.services.commands import expire_overdue
     from lanet.server.services.telemetry import mark_offline
@@ -29,6 +31,15 @@ def maintenance_pass(db: Database) -> None:
     opened = open_missing_tickets(db)
     if opened:
         log.warning("%d ticket(s) opened for critical alerts whose heartbeat outran them", opened)
+    if releases is not None:
+        from lanet.server.services.releases.repository import ReleaseRepository
+
+        repository = ReleaseRepository(releases)
+        resigned = repository.refresh_online()
+        if resigned:
+            log.info("release metadata re-signed: %s", ", ".join(resigned))
+        for role, left in repository.expiring_offline().items():
+            log.warning("the release %s metadata expires in %s: re-sign it with the offline key", role, left)
 
 
 def maintenance_loop(settings: Settings, stop: threading.Event) -> None:
@@ -36,6 +47,6 @@ def maintenance_loop(settings: Settings, stop: threading.Event) -> None:
     db = Database(settings.database_url)
     while not stop.wait(settings.maintenance_interval):
         try:
-            maintenance_pass(db)
+            maintenance_pass(db, settings.release_folder)
         except Exception:
             log.exception("maintenance pass failed; retrying in %.0f s", settings.maintenance_interval)

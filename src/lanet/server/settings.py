@@ -138,6 +138,12 @@ class Settings:
     max_connections_per_address: int = 1000
     #: A refresh credential unused for this many days expires (the agent must register again).
     refresh_idle_days: int = 90
+    #: The signed release repository (TUF metadata and packages); ``data_dir/releases`` by default.
+    releases_dir: Path | None = None
+
+    @property
+    def release_folder(self) -> Path:
+        return self.releases_dir or self.data_dir / "releases"
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -155,6 +161,9 @@ class Settings:
             "max_connections": _positive_int("LANET_MAX_CONNECTIONS", 4096),
             "max_connections_per_address": _positive_int("LANET_MAX_CONNECTIONS_PER_ADDRESS", 1000),
             "refresh_idle_days": _positive_int("LANET_REFRESH_IDLE_DAYS", 90),
+            "releases_dir": Path(os.environ["LANET_RELEASES_DIR"])
+            if os.environ.get("LANET_RELEASES_DIR")
+            else None,
         }
         for name, env in (
             ("register_rate", "LANET_RATE_REGISTER"),

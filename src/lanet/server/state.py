@@ -1,11 +1,12 @@
 """What a running app holds: settings, database and keys, reachable from any request."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 
 from lanet.server.db import Database
 from lanet.server.services.credentials import Keys
+from lanet.server.services.releases.rollouts import RolloutCache
 from lanet.server.settings import Settings
 
 
@@ -14,6 +15,8 @@ class AppState:
     settings: Settings
     db: Database
     keys: Keys
+    #: The active rollouts as this process last read them (the heartbeat's offers come from here).
+    rollouts: RolloutCache = field(default_factory=RolloutCache)
 
 
 def state() -> AppState:

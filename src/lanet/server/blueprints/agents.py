@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from flask import request
+from flask import Response, request, send_file
 from pydantic import Field
 
 from lanet.protocol.commands import CommandResult, CommandResultAck
@@ -16,6 +16,8 @@ from lanet.protocol.registration import (
     RegisterRequest,
     RegisterResponse,
 )
+from lanet.protocol.releases import UpdateReport, UpdateReportAck
+from lanet.protocol.values import FAILED_UPDATE_STATES
 from lanet.server.api.agent_auth import (
     client_ip,
     count_failure,
@@ -31,6 +33,8 @@ from lanet.server.models.base import utcnow
 from lanet.server.services import asset_lifecycle, commands, registration, telemetry
 from lanet.server.services.credentials import issue_agent_jwt
 from lanet.server.services.inventory import apply_inventory
+from lanet.server.services.releases import operations as releases
+from lanet.server.services.releases.repository import ReleaseRepository
 from lanet.server.settings import RateLimit
 from lanet.server.state import state
 
@@ -106,6 +110,7 @@ def heartbeat(body: HeartbeatRequest) -> HeartbeatResponse:
             rate=app.settings.agent_rate,
             issued_at=claims.iat,
             log_rate=app.settings.agent_log_rate,
+            rollouts=app.rollouts,
         )
     except telemetry.AssetGoneError:
         raise refusal_for(claims) or ApiError(
@@ -217,3 +222,57 @@ def command_result(body: CommandResult) -> CommandResultAck:
             command_id=recorded.command.id, status=recorded.command.status, duplicate=recorded.duplicate
         )
     return ack
+
+
+@bp.operation(
+    "/update-status",
+    summary="Report a step of installing a release (downloading, staged, installed, healthy, ...)",
+    body=UpdateReport,
+    response=UpdateReportAck,
+    auth="agent",
+    errors=(404,),
+)
+def update_status(body: UpdateReport) -> UpdateReportAck:
+    """Sent from the agent's outbox; a repeated report (same ``report_id``) changes nothing. A
+    failure or rollback counts against the rollout, which pauses itself past its threshold."""
+    claims = require_agent()
+    require_own_asset(claims, body.asset_id)
+    _limit(f"updates:{claims.asset_id}")
+    app = state()
+    with app.db.session() as session:
+        asset = session.get(Asset, claims.asset_id)
+        if asset is None or asset.retired_at is not None:
+            raise ApiError(401, ErrorCode.AUTH_INVALID, "This asset is no longer registered")
+        try:
+            recorded = releases.record_report(session, asset, body, ip_address=client_ip())
+        except releases.ReleaseError as exc:
+            raise ApiError(404, ErrorCode.NOT_FOUND, str(exc)) from None
+    if body.state in FAILED_UPDATE_STATES:
+        app.rollouts.invalidate()
+    return UpdateReportAck(state=recorded)
+
+
+def _repository() -> ReleaseRepository:
+    return ReleaseRepository(state().settings.release_folder)
+
+
+def _release_file(path: object) -> Response:
+    if path is None:
+        raise ApiError(404, ErrorCode.NOT_FOUND, "No such release file")
+    return send_file(path, conditional=True, max_age=0)  # type: ignore[arg-type]
+
+
+@bp.get("/releases/metadata/<name>")
+def release_metadata(name: str) -> Response:
+    """The TUF metadata (``N.root.json``, ``timestamp.json``, ...): signed, so served as is."""
+    claims = require_agent()
+    _limit(f"release-metadata:{claims.asset_id}")
+    return _release_file(_repository().metadata_file(name))
+
+
+@bp.get("/releases/targets/<platform>/<name>")
+def release_target(platform: str, name: str) -> Response:
+    """A package by its consistent-snapshot name (``<sha256>.<file>``); ``Range`` resumes a download."""
+    claims = require_agent()
+    _limit(f"release-targets:{claims.asset_id}")
+    return _release_file(_repository().target_file(platform, name))

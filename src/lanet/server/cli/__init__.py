@@ -1,8 +1,8 @@
 """``lanet-server``: the operators' command line. Verbs are stable; operators script them.
 
 One module per command group (``db``, ``tokens``, ``assets``, ``config``, ``commands``, ``tickets``,
-``api-keys``, ``users``, ``secret-key``, ``maintenance``, ``serve``), each declaring its verbs in
-``register``.
+``api-keys``, ``users``, ``releases``, ``secret-key``, ``maintenance``, ``serve``), each declaring its
+verbs in ``register``.
 Every command that changes something is audited with the actor ``cli:<os user>``.
 """
 
@@ -18,6 +18,7 @@ from lanet.server.cli import (
     config,
     db,
     maintenance,
+    releases,
     secret_key,
     serve,
     tickets,
@@ -26,7 +27,20 @@ from lanet.server.cli import (
 )
 from lanet.server.cli._common import CliError
 
-GROUPS = (db, tokens, assets, config, commands, tickets, apikeys, users, secret_key, maintenance, serve)
+GROUPS = (
+    db,
+    tokens,
+    assets,
+    config,
+    commands,
+    tickets,
+    apikeys,
+    users,
+    releases,
+    secret_key,
+    maintenance,
+    serve,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

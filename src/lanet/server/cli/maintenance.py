@@ -16,7 +16,7 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [maintenance] %(message)s")
     if not args.loop:
-        maintenance_pass(database())
+        maintenance_pass(database(), settings().release_folder)
         return 0
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

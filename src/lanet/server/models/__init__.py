@@ -8,6 +8,7 @@ from lanet.server.models.base import Base
 from lanet.server.models.commands import Command
 from lanet.server.models.config import ConfigChange, ConfigOverride
 from lanet.server.models.ratelimit import RateLimitBucket
+from lanet.server.models.releases import AssetUpdate, Release, Rollout
 from lanet.server.models.tenancy import Client, Site
 from lanet.server.models.tickets import Ticket, TicketAttachment, TicketComment, TicketCounter, TicketEvent
 from lanet.server.models.tokens import InstallToken, TokenUsage
@@ -20,6 +21,7 @@ __all__ = [
     "Asset",
     "AssetService",
     "AssetSoftware",
+    "AssetUpdate",
     "AuditEntry",
     "Base",
     "Client",
@@ -30,6 +32,8 @@ __all__ = [
     "MetricSample",
     "PortalSession",
     "RateLimitBucket",
+    "Release",
+    "Rollout",
     "Site",
     "Ticket",
     "TicketAttachment",

@@ -68,6 +68,8 @@ class Asset(Base):
     inventory_digest: Mapped[str | None] = mapped_column(String(64))
     inventory_at: Mapped[datetime | None]
     agent_version: Mapped[str | None] = mapped_column(String(32))
+    #: The package the agent runs from (``windows-x64``, ``linux-deb``); None: it cannot update itself.
+    update_platform: Mapped[str | None] = mapped_column(String(16))
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
     retired_at: Mapped[datetime | None]
     refresh_digest: Mapped[str | None] = mapped_column(String(DIGEST_LENGTH))

@@ -29,6 +29,7 @@ from lanet.server.models.base import table_of, utcnow
 from lanet.server.models.commands import PENDING
 from lanet.server.services import alerts, commands, config_push, presence, ratelimit
 from lanet.server.services.ratelimit import retry_after, window_start
+from lanet.server.services.releases.rollouts import RolloutCache, offer_for
 from lanet.server.settings import MISSED_INTERVALS_OFFLINE, RateLimit
 
 assets = table_of(Asset)
@@ -59,6 +60,7 @@ WITH a AS (
         cpu_usage = %(cpu_usage)s, memory_usage = %(memory_usage)s, disk_usage = %(disk_usage)s,
         uptime = %(uptime)s, last_boot = %(last_boot)s, services_status = %(services_status)s::jsonb,
         ip_address = %(ip_address)s, agent_version = COALESCE(%(agent_version)s, agent_version),
+        update_platform = %(update_platform)s,
         offline_deadline = %(now_epoch)s + heartbeat_interval * {MISSED_INTERVALS_OFFLINE},
         rate_window_count = CASE WHEN rate_window_start = %(window)s THEN rate_window_count + 1 ELSE 1 END,
         rate_window_start = %(window)s,
@@ -131,6 +133,7 @@ def _params(
         "services_status": [s.model_dump(mode="json") for s in status.services_status] or None,
         "ip_address": ip_address,
         "agent_version": body.agent_version,
+        "update_platform": body.update_platform,
         "message_id": body.message_id,
         "sampled_at": sample_time(body.sent_at, now),
         "extra": extra,
@@ -146,6 +149,7 @@ def record_heartbeat(
     rate: RateLimit,
     issued_at: int,
     log_rate: RateLimit | None = None,
+    rollouts: RolloutCache | None = None,
 ) -> HeartbeatResponse | RateLimited:
     """``issued_at`` is the JWT's ``iat``: a token older than the asset's ``auth_epoch`` writes nothing.
     ``log_rate`` bounds the log lines the asset may store per window (one more statement, only for a
@@ -183,12 +187,25 @@ def record_heartbeat(
             if row.pending_commands:
                 offered = commands.deliver(session, asset_id, now)
     interval = int(config_updates.get("heartbeat_interval", row.heartbeat_interval))
+    update = None
+    if rollouts is not None and body.update_platform is not None:
+        update = offer_for(
+            db,
+            rollouts,
+            asset_id=asset_id,
+            client_id=row.client_id,
+            site_id=row.site_id,
+            platform=body.update_platform,
+            running=body.agent_version,
+            now=now,
+        )
     return HeartbeatResponse(
         received_at=now,
         next_heartbeat=now + timedelta(seconds=interval),
         commands=offered,
         config_updates=config_updates,
         config_revision=revision,
+        update=update,
     )
 
 
@@ -278,6 +295,7 @@ def _write_sqlite(conn: Connection, params: dict[str, Any], records: list[LogRec
             services_status=params["services_status"],
             ip_address=params["ip_address"],
             agent_version=func.coalesce(params["agent_version"], assets.c.agent_version),
+            update_platform=params["update_platform"],
             offline_deadline=params["now_epoch"] + assets.c.heartbeat_interval * MISSED_INTERVALS_OFFLINE,
             rate_window_start=params["window"],
             rate_window_count=case(
