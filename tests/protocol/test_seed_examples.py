@@ -66,10 +66,18 @@ def test_heartbeat_response_parses() -> None:
 
 
 def test_agent_config_has_exactly_the_seeds_sections_and_keys() -> None:
+    """The seed's sections, exactly; plus ``updates``, where the seed's ``update_schedule`` (sent at
+    registration and in ``config_updates``) lives with the rest of self-update's settings."""
     seed = load_fixture("seed_agent_config.json")
     config = AgentConfig.model_validate(seed)
     dumped = config.model_dump(mode="json")
-    assert dumped.keys() == seed.keys()
+    assert dumped.keys() == seed.keys() | {"updates"}
+    assert dumped["updates"] == {
+        "enabled": True,
+        "schedule": "02:00",
+        "window_minutes": 120,
+        "health_timeout": 600,
+    }
     for section in seed:
         assert dumped[section].keys() == seed[section].keys(), section
     assert config.logging.max_bytes == 10 * 1024 * 1024

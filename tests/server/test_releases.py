@@ -325,6 +325,7 @@ def test_a_rollout_reaches_its_site_only_newer_versions_and_stops_when_paused(
         "target": "linux-deb/lanet-agent_0.2.0_all.deb",
         "rollback": False,
         "now": False,
+        "previous_target": None,  # 0.1.0 is not published: the agent must keep its own way back
     }
     assert _offer(client, south) is None
     assert _offer(client, north, version="0.2.0") is None  # already runs it
@@ -343,6 +344,7 @@ def test_a_rollout_reaches_its_site_only_newer_versions_and_stops_when_paused(
     assert server_cli(["releases", "rollout", "0.1.5", "--percent", "100", "--now"]) == 0
     offer = _offer(client, south, version="0.2.0")
     assert offer["version"] == "0.1.5" and offer["rollback"] and offer["now"]
+    assert offer["previous_target"] == "linux-deb/lanet-agent_0.2.0_all.deb"  # the way back
     with db.session() as session:
         actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions.count("release.publish") == 2 and "release.rollout" in actions

@@ -158,7 +158,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
             # Not registered yet: show the shape with a placeholder id.
             agent.config = replace(agent.config, "agent", "asset_id", "00000000-0000-0000-0000-000000000000")
         result: dict[str, Any] = {
-            "inventory": {"asset_id": agent.config.agent.asset_id, "hardware_info": agent.build_inventory()},
+            "inventory": {"asset_id": agent.config.agent.asset_id, "hardware_info": agent.inventory.build()},
             "heartbeat": agent.preview_heartbeat(),
         }
     finally:

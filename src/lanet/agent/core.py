@@ -14,11 +14,10 @@ import time
 from typing import Any
 
 import lanet
-from lanet.agent import backend, collectors, folders, heartbeat, local, logs
+from lanet.agent import backend, collectors, folders, heartbeat, local, logs, update
 from lanet.agent.config import apply_pushed, load_config
 from lanet.agent.executor import Executor, checked_result
 from lanet.agent.inventory import CHECK_EVERY, Inventory
-from lanet.agent.local import channel_address
 from lanet.agent.monitor import Monitor
 from lanet.agent.outbox import Kind, Outbox
 from lanet.agent.paths import AgentPaths
@@ -27,6 +26,7 @@ from lanet.agent.secrets.protect import default_protector
 from lanet.agent.status import live_status
 from lanet.agent.store import Store
 from lanet.agent.tickets import AgentTicketDesk, technical_info
+from lanet.agent.update.manager import Updates, home_args
 
 log = logging.getLogger("lanet.agent.core")
 
@@ -39,6 +39,7 @@ FAILED_PASS_PAUSE = 5.0  # after a pass that failed, the loop tries again this s
 class Agent:
     def __init__(self, paths: AgentPaths, *, console: bool = False, home_given: bool = False) -> None:
         self.paths = paths
+        self.stop_event, self._wake = threading.Event(), threading.Event()
         folders.prepare(paths)
         self.config = load_config(paths.config_file)
         self.log_buffer = logs.setup(
@@ -56,7 +57,8 @@ class Agent:
         self.heartbeats = heartbeat.HeartbeatSource(
             lambda: self.config, self.store, self.sampler, self.monitor, self.log_buffer, self.executor.acks
         )
-        self.heartbeats.on_answer(self.apply_config_updates, self.executor.submit)
+        self.updates = Updates(self.store, lambda: self.config, home_args(paths, home_given), self._wake.set)
+        self.heartbeats.on_answer(self.apply_config_updates, self.executor.submit, self.updates.offered)
         self.inventory = Inventory(self.store, self.outbox, lambda: self.config.agent.asset_id, self._soon)
         self.desk = AgentTicketDesk(
             self.store,
@@ -72,11 +74,9 @@ class Agent:
             Kind("ticket", "/tickets/create-from-agent", 1, True, delivered=self.desk.delivered),
             Kind("heartbeat", "/agents/heartbeat", 5, False, beats.as_sent, beats.answered),
             Kind("inventory", "/agents/inventory", 7, True, lambda p: p["body"], self.inventory.delivered),
-            Kind("update_report", "/agents/update-status", priority=2, precious=True),
+            update.REPORTS,
         ):
             self.outbox.register(kind)
-        self.stop_event = threading.Event()
-        self._wake = threading.Event()
         self.next_heartbeat = 0.0
         self.next_inventory_check = 0.0
 
@@ -99,7 +99,7 @@ class Agent:
         )
         self.executor.recover()
         status = lambda: live_status(self.config, self.store, self.transport, self.monitor)  # noqa: E731
-        channel = local.serve_tray(channel_address(self.paths), self.desk, status, self.request_sync)
+        channel = local.serve_tray(local.channel_address(self.paths), self.desk, status, self.request_sync)
         worker = threading.Thread(target=self.loop, name="agent-loop", daemon=True)
         worker.start()
         self.stop_event.wait()
@@ -160,6 +160,7 @@ class Agent:
             interval = interval if enabled else heartbeat.checkin_interval(interval)
             self.next_heartbeat = now + interval * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311
             self.heartbeats.queue(self.outbox, checkin=not enabled)
+        self.updates.tick()
         self.drain()
 
     def drain(self, deadline: float | None = None) -> int:
@@ -174,9 +175,6 @@ class Agent:
 
     def enqueue_heartbeat(self, *, checkin: bool = False) -> dict[str, Any]:
         return self.heartbeats.queue(self.outbox, checkin=checkin)
-
-    def build_inventory(self) -> dict[str, Any]:
-        return self.inventory.build()
 
     # --- answers --------------------------------------------------------------------------------
     def _queue_result(self, result: dict[str, Any]) -> None:

@@ -140,11 +140,15 @@ class HeartbeatSource:
         self._command: Callable[[dict[str, Any]], None] = lambda _command: None
 
     def on_answer(
-        self, configure: Callable[[dict[str, Any]], None], command: Callable[[dict[str, Any]], None]
+        self,
+        configure: Callable[[dict[str, Any]], None],
+        command: Callable[[dict[str, Any]], None],
+        update: Callable[[dict[str, Any] | None], None] = lambda _offer: None,
     ) -> None:
-        """Where the answer's pushed configuration and commands go (the service's wiring)."""
+        """Where the answer's pushed configuration, commands and release offer go (the wiring)."""
         self._configure = configure
         self._command = command
+        self._update = update
 
     def answered(self, _payload: dict[str, Any], data: dict[str, Any], sent: dict[str, Any]) -> None:
         """The outbox's answer handler: dead letters reported, configuration applied, commands run.
@@ -166,6 +170,7 @@ class HeartbeatSource:
             self._configure(reply.config_updates)
         if reply.config_revision is not None:
             self.store.put("config_revision", reply.config_revision)
+        self._update(envelope.get("update"))
         if commands is not None and not isinstance(commands, list):
             wire.warning("heartbeat reply: commands is not a list, ignored")
             commands = None

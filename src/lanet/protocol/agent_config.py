@@ -72,6 +72,20 @@ class LoggingSection(_Section):
         return parse_size(self.max_size)
 
 
+#: A local time of day, ``HH:MM``.
+CLOCK_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class UpdatesSection(_Section):
+    """Self-update: when releases may be installed (the seed's ``update_schedule``) and how long
+    the new version has to prove itself before the previous one is put back."""
+
+    enabled: bool = True
+    schedule: str = Field(default="02:00", pattern=CLOCK_PATTERN)
+    window_minutes: Annotated[int, Field(ge=15, le=1440)] = 120
+    health_timeout: Annotated[int, Field(ge=60, le=7200)] = 600
+
+
 class SecuritySection(_Section):
     verify_ssl: bool = True
     jwt_refresh_threshold: Annotated[int, Field(ge=0, le=86_400)] = 3600
@@ -88,3 +102,4 @@ class AgentConfig(_Section):
     scripts: ScriptsSection = Field(default_factory=ScriptsSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     security: SecuritySection = Field(default_factory=SecuritySection)
+    updates: UpdatesSection = Field(default_factory=UpdatesSection)

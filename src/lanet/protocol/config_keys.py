@@ -22,7 +22,9 @@ CONFIG_KEYS: dict[str, tuple[str, str] | None] = {
     "script_timeout": ("scripts", "timeout"),
     "max_concurrent_scripts": ("scripts", "max_concurrent"),
     "auto_ticket_creation": None,
-    "update_schedule": None,
+    "update_schedule": ("updates", "schedule"),
+    "update_window_minutes": ("updates", "window_minutes"),
+    "updates_enabled": ("updates", "enabled"),
 }
 
 

@@ -6,7 +6,7 @@ lands in the agent's ``agent_config.json``.
 
 from typing import Annotated, Any, cast
 
-from pydantic import Field, TypeAdapter, ValidationError, create_model
+from pydantic import TypeAdapter, ValidationError, create_model
 
 from lanet.protocol.agent_config import AgentConfig
 from lanet.protocol.common import WireModel
@@ -15,7 +15,6 @@ from lanet.protocol.config_keys import CONFIG_KEYS, UnknownConfigKeyError
 #: Keys the server acts on itself (they have no place in the agent's file).
 _SERVER_KEYS: dict[str, Any] = {
     "auto_ticket_creation": bool,
-    "update_schedule": Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")],
 }
 
 

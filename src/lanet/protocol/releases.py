@@ -27,6 +27,12 @@ class UpdateOffer(WireModel):
     target: str = Field(pattern=TARGET_PATTERN, max_length=160)
     rollback: bool = Field(default=False, description="Signed as a rollback: may be older than what runs")
     now: bool = Field(default=False, description="A technician asked for it now, outside the update window")
+    previous_target: str | None = Field(
+        default=None,
+        pattern=TARGET_PATTERN,
+        max_length=160,
+        description="The package of the version the agent runs now, if published: its way back",
+    )
 
 
 class UpdateReport(WireModel):

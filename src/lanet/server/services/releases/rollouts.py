@@ -55,6 +55,8 @@ class _Snapshot:
     done: dict[str, set[str]] = field(default_factory=dict)
     #: release id -> assets already recorded as offered (or further).
     known: dict[str, set[str]] = field(default_factory=dict)
+    #: (version, platform) -> target, of every release: an agent's way back to what it runs.
+    targets: dict[tuple[str, str], str] = field(default_factory=dict)
     loaded_at: float = 0.0
 
 
@@ -96,6 +98,13 @@ def _load(conn: Connection) -> _Snapshot:
         .where(Rollout.paused.is_(False), Rollout.percent > 0)
     ).all()
     snapshot = _Snapshot(rollouts=[_Active(*row) for row in rows], loaded_at=time.monotonic())
+    if snapshot.rollouts:
+        snapshot.targets = {
+            (version, platform): target
+            for version, platform, target in conn.execute(
+                select(Release.version, Release.platform, Release.target)
+            )
+        }
     ids = {row.release_id for row in snapshot.rollouts}
     if ids:
         for asset_id, release_id, state in conn.execute(
@@ -153,7 +162,12 @@ def offer_for(
             _record_offer(conn, asset_id, best.release_id, running, now)
         snapshot.known.setdefault(best.release_id, set()).add(asset_id)
     return UpdateOffer(
-        version=best.version, platform=best.platform, target=best.target, rollback=best.rollback, now=best.now
+        version=best.version,
+        platform=best.platform,  # type: ignore[arg-type]
+        target=best.target,
+        rollback=best.rollback,
+        now=best.now,
+        previous_target=snapshot.targets.get((running, platform)),
     )
 
 

@@ -1,0 +1,105 @@
+"""The service's side of self-update: it keeps the release the server offers and starts the update
+worker inside the update window (or at once when the technician said "now"). The worker is a
+process of its own, so TUF and the download never weigh on the service's memory.
+
+An attempt at a version is made once per window: a failed download is tried again in the next
+window, not in a loop.
+"""
+
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from lanet.agent.paths import AgentPaths
+from lanet.agent.store import Store
+from lanet.agent.update import ATTEMPT, OFFER, package_platform
+from lanet.agent.update.schedule import in_window
+from lanet.protocol.contract import Record
+
+log = logging.getLogger("lanet.agent.update")
+
+#: An attempt at the same version is not repeated sooner than this (seconds), unless it is "now".
+RETRY_AFTER = 6 * 3600
+
+
+def home_args(paths: AgentPaths, home_given: bool) -> list[str]:
+    """How the worker finds this agent's files: the same ``--home`` when the service was given one."""
+    return ["--home", str(paths.config_dir.parent)] if home_given else []
+
+
+class Updates:
+    def __init__(
+        self,
+        store: Store,
+        config: Callable[[], Record],
+        worker_args: list[str],
+        wake: Callable[[], None],
+        *,
+        clock: Callable[[], float] = time.time,
+        local_now: Callable[[], datetime] = datetime.now,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.worker_args = worker_args
+        self.wake = wake
+        self.clock = clock
+        self.local_now = local_now
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def offered(self, offer: dict[str, Any] | None) -> None:
+        """The heartbeat answer's ``update`` (already validated); None: nothing is offered now."""
+        if offer != self.store.get(OFFER):
+            if offer:
+                log.info(
+                    "release %s offered (%s)",
+                    offer["version"],
+                    "now" if offer.get("now") else "in the window",
+                )
+            self.store.put(OFFER, offer)
+
+    def busy(self) -> bool:
+        if self._proc is None:
+            return False
+        code = self._proc.poll()
+        if code is None:
+            return True
+        log.info("the update worker ended with status %s", code)
+        self._proc = None
+        self.wake()  # its reports are in the outbox
+        return False
+
+    def due(self) -> dict[str, Any] | None:
+        """The offer to start the worker for now, if any (and records the attempt)."""
+        offer: dict[str, Any] | None = self.store.get(OFFER)
+        settings = self.config().updates
+        if not offer or not settings.enabled or package_platform() is None:
+            return None
+        attempt = self.store.get(ATTEMPT) or {}
+        now = self.clock()
+        again = attempt.get("version") != offer["version"] or now - float(attempt.get("at", 0)) >= RETRY_AFTER
+        if not again and not (offer.get("now") and not attempt.get("now")):
+            return None
+        if not offer.get("now") and not in_window(
+            settings.schedule, settings.window_minutes, self.local_now()
+        ):
+            return None
+        self.store.put(ATTEMPT, {"version": offer["version"], "at": now, "now": bool(offer.get("now"))})
+        return offer
+
+    def tick(self) -> None:
+        if self.busy():
+            return
+        offer = self.due()
+        if offer is None:
+            return
+        log.info("starting the update worker for %s", offer["version"])
+        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "lanet.agent.update.worker", *self.worker_args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )

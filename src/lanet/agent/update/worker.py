@@ -1,0 +1,155 @@
+"""The update worker: ``python -m lanet.agent.update.worker [--home H]``, started by the service.
+
+It verifies the offered release with TUF against the root this package carries, downloads it (and
+the package of the version that runs now, the way back) into ``data/cache/updates``, and reports
+each step through the outbox: ``downloading``, then ``staged``, or ``failed`` with the reason.
+What the server's offer says is only a hint: the version, platform and rollback flag that count are
+the ones in the signed metadata. A release older than what runs is refused unless it was signed as
+a rollback.
+"""
+
+import argparse
+import logging
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lanet
+from lanet.agent.backend import ca_bundle_of
+from lanet.agent.config import load_config
+from lanet.agent.paths import AgentPaths
+from lanet.agent.secrets import credentials
+from lanet.agent.secrets.protect import default_protector
+from lanet.agent.store import Store
+from lanet.agent.update import OFFER, TRUSTED_ROOT, UNSUPPORTED, package_platform, report
+from lanet.protocol.versions import is_newer
+
+log = logging.getLogger("lanet.agent.update")
+
+
+class Refused(Exception):
+    """The release cannot be installed; the message says why, for the technician."""
+
+
+def updates_dir(paths: AgentPaths) -> Path:
+    return paths.cache_dir / "updates"
+
+
+def _updater(paths: AgentPaths, backend_url: str, token: str, verify: bool, min_tls13: bool) -> Any:
+    from tuf.ngclient import Updater
+
+    from lanet.agent.update.fetcher import AgentFetcher
+
+    root = updates_dir(paths)
+    for folder in ("tuf", "packages", "partial"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    base = backend_url.rstrip("/") + "/agents/releases"
+    return Updater(
+        metadata_dir=str(root / "tuf"),
+        metadata_base_url=base + "/metadata/",
+        target_dir=str(root / "packages"),
+        target_base_url=base + "/targets/",
+        fetcher=AgentFetcher(
+            token,
+            verify=verify,
+            ca_bundle=ca_bundle_of(paths),
+            min_tls13=min_tls13,
+            partial_dir=root / "partial",
+        ),
+        bootstrap=TRUSTED_ROOT.read_bytes(),
+    )
+
+
+def _checked(info: Any, target: str, *, version: str | None, platform: str) -> dict[str, Any]:
+    if info is None:
+        raise Refused(f"{target} is not in the signed release metadata")
+    custom = info.custom if isinstance(info.custom, dict) else {}
+    if custom.get("platform") != platform:
+        raise Refused(f"{target} is signed for {custom.get('platform')!r}, not for this {platform} install")
+    if version is not None and custom.get("version") != version:
+        raise Refused(f"{target} is signed as version {custom.get('version')!r}, not {version}")
+    return custom
+
+
+def stage(
+    paths: AgentPaths, store: Store, offer: dict[str, Any], backend_url: str, verify: bool
+) -> dict[str, Path]:
+    """Verify and download the offered package and the way back; returns both paths."""
+    from tuf.api import exceptions as tuf_errors
+
+    platform = package_platform()
+    if platform is None:
+        raise Refused(UNSUPPORTED)
+    if not TRUSTED_ROOT.exists():
+        raise Refused(
+            "this package carries no trusted release root (it was built without LANET_TRUSTED_ROOT)"
+        )
+    creds = credentials.load(store)
+    if creds is None:
+        raise Refused("this agent is not registered")
+    running = lanet.__version__
+    try:
+        updater = _updater(paths, backend_url, creds.agent_token, verify, bool(store.get("min_tls13", True)))
+        updater.refresh()
+        info = updater.get_targetinfo(offer["target"])
+        custom = _checked(info, offer["target"], version=None, platform=platform)
+        version = str(custom.get("version"))
+        if version != offer["version"]:
+            raise Refused(f"the server offered {offer['version']} but the signed target is {version}")
+        if not is_newer(version, running) and not custom.get("rollback"):
+            raise Refused(f"{version} is not newer than {running} and was not signed as a rollback")
+        staged = {"new": Path(updater.find_cached_target(info) or updater.download_target(info))}
+        if offer.get("previous_target"):
+            previous = updater.get_targetinfo(offer["previous_target"])
+            _checked(previous, offer["previous_target"], version=running, platform=platform)
+            staged["previous"] = Path(
+                updater.find_cached_target(previous) or updater.download_target(previous)
+            )
+    except tuf_errors.RepositoryError as exc:
+        raise Refused(f"the release metadata was refused ({type(exc).__name__}): {exc}") from None
+    except tuf_errors.DownloadError as exc:
+        raise Refused(f"the download failed ({type(exc).__name__}): {exc}") from None
+    if "previous" not in staged:
+        kept = store.get("update.installed_package")
+        if not kept or not Path(kept).exists():
+            raise Refused(
+                f"the package of the running version {running} is not in the release repository: no way back"
+            )
+        staged["previous"] = Path(kept)
+    shutil.rmtree(updates_dir(paths) / "partial", ignore_errors=True)
+    return staged
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lanet-agent-update")
+    parser.add_argument("--home")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [update] %(message)s", stream=sys.stderr)
+    paths = AgentPaths.resolve(args.home)
+    config = load_config(paths.config_file)
+    store = Store(paths.database, default_protector(paths.key_file, config.security.encryption_enabled))
+    try:
+        offer = store.get(OFFER)
+        asset_id = config.agent.asset_id
+        if not offer or not asset_id:
+            log.info("nothing to update")
+            return 0
+        report(store, asset_id, offer["version"], "downloading")
+        try:
+            staged = stage(paths, store, offer, config.backend.url, config.security.verify_ssl)
+        except Refused as exc:
+            log.warning("release %s refused: %s", offer["version"], exc)
+            report(store, asset_id, offer["version"], "failed", str(exc))
+            return 1
+        store.put("update.staged", {"version": offer["version"], **{k: str(v) for k, v in staged.items()}})
+        report(store, asset_id, offer["version"], "staged")
+        log.info("release %s staged: %s", offer["version"], staged["new"])
+        return 0
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
