@@ -2,12 +2,34 @@
 # Builds dist/lanet-agent_<version>_all.deb: the agent, its systemd unit and the tray's autostart entry,
 # running on Debian's own python3 and python3-psutil. The agent's service needs nothing else: it
 # validates with the compiled contract and encrypts with the system's libcrypto, so neither pydantic
-# nor cryptography is packaged. The server is not part of this package.
+# nor cryptography is packaged. The update worker's TUF client (tuf, securesystemslib, urllib3 2) is
+# pure Python and packaged beside the agent; it verifies Ed25519 signatures without cryptography.
+# The server is not part of this package.
+#
+# Usage: build-deb.sh [VERSION]  (default: the package's version). LANET_TRUSTED_ROOT names the
+# release root the agent trusts (`lanet-server releases keygen` writes it). Wheels are cached in
+# var/deb-build/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo="$PWD"
-version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' src/lanet/__init__.py)"
+version="${1:-$(sed -n 's/^__version__ = "\(.*\)"/\1/p' src/lanet/__init__.py)}"
+if ! [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+    echo "build-deb: the version must be numeric (major.minor.patch), not '$version'" >&2
+    exit 2
+fi
 out="$repo/dist"
+cache="$repo/var/deb-build"
+python="$repo/.venv/bin/python"
+[ -x "$python" ] || python=python3
+# Pinned: pure-Python wheels, proved on Debian 12's python3 by the tests.
+wheels=(tuf==7.0.1 securesystemslib==1.6.0 urllib3==2.8.0)
+marker="$cache/wheels/.done-$(echo "${wheels[*]}" | sha256sum | cut -c1-12)"
+if [ ! -f "$marker" ]; then
+    mkdir -p "$cache/wheels"
+    "$python" -m pip --disable-pip-version-check -q download --only-binary=:all: --no-deps \
+        -d "$cache/wheels" "${wheels[@]}"
+    touch "$marker"
+fi
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 lib="$stage/usr/lib/lanet-agent"
@@ -15,6 +37,12 @@ lib="$stage/usr/lib/lanet-agent"
 mkdir -p "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/etc/xdg/autostart" \
     "$stage/DEBIAN" "$stage/usr/share/doc/lanet-agent" "$out"
 bash packaging/agent-modules.sh "$lib" linux-deb
+sed -i "s/^__version__ = .*/__version__ = \"$version\"/" "$lib/lanet/__init__.py"
+for wheel in "${wheels[@]}"; do
+    file=$(ls "$cache/wheels/${wheel%%==*}-${wheel##*==}-"*.whl)
+    "$python" -m zipfile -e "$file" "$lib"
+done
+rm -rf "$lib"/*.dist-info
 
 cat >"$stage/usr/bin/lanet-agent" <<'SH'
 #!/bin/sh

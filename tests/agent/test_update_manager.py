@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from lanet.agent.config import make_config
+from lanet.agent.paths import AgentPaths
 from lanet.agent.secrets.protect import PlainProtector
 from lanet.agent.store import Store
 from lanet.agent.update import manager
@@ -28,9 +29,16 @@ def store(tmp_path: Path) -> Store:
 
 
 def _updates(store: Store, clock: Clock, **updates: Any) -> manager.Updates:
+    paths = AgentPaths.for_home(Path(str(store.path)).parent)
     config = make_config({"updates": updates})
     return manager.Updates(
-        store, lambda: config, [], lambda: None, clock=lambda: clock.now, local_now=lambda: clock.local
+        store,
+        lambda: config,
+        paths,
+        False,
+        lambda: None,
+        clock=lambda: clock.now,
+        local_now=lambda: clock.local,
     )
 
 
@@ -48,7 +56,7 @@ def test_started_in_the_window_once_per_window(store: Store, monkeypatch: pytest
     clock = Clock()
     updates = _updates(store, clock)
     assert updates.due() is None  # nothing offered
-    updates.offered(OFFER)
+    updates.answered(OFFER)
     assert updates.due() == OFFER
     assert updates.due() is None  # attempted in this window already
     clock.local = datetime(2026, 12, 2, 12, 0)
@@ -56,7 +64,7 @@ def test_started_in_the_window_once_per_window(store: Store, monkeypatch: pytest
     assert updates.due() is None  # outside the window
     clock.local = datetime(2026, 12, 3, 2, 5)
     assert updates.due() == OFFER  # the next window tries again
-    updates.offered({**OFFER, "version": "0.3.0"})
+    updates.answered({**OFFER, "version": "0.3.0"})
     assert updates.due() == {**OFFER, "version": "0.3.0"}  # a new version is a new attempt
 
 
@@ -67,9 +75,9 @@ def test_now_starts_outside_the_window_and_off_or_unsupported_never(
     clock.local = datetime(2026, 12, 2, 15, 0)
     monkeypatch.setattr(manager, "package_platform", lambda: "linux-deb")
     updates = _updates(store, clock)
-    updates.offered(OFFER)
+    updates.answered(OFFER)
     assert updates.due() is None
-    updates.offered({**OFFER, "now": True})
+    updates.answered({**OFFER, "now": True})
     assert updates.due() == {**OFFER, "now": True}  # the technician's "now" beats the earlier attempt
     assert updates.due() is None
     off = _updates(store, clock, enabled=False)
@@ -81,7 +89,7 @@ def test_now_starts_outside_the_window_and_off_or_unsupported_never(
 
 def test_the_offer_is_kept_across_restarts_and_cleared_when_withdrawn(store: Store) -> None:
     clock = Clock()
-    _updates(store, clock).offered(OFFER)
+    _updates(store, clock).answered(OFFER)
     assert store.get(manager.OFFER) == OFFER
-    _updates(store, clock).offered(None)
+    _updates(store, clock).answered(None)
     assert store.get(manager.OFFER) is None

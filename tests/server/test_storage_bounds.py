@@ -21,16 +21,18 @@ from sqlalchemy import BigInteger, Column, Float, Integer, String, Text
 from lanet.protocol.common import INT32_MAX
 from lanet.protocol.limits import INT64_MAX, INT64_MIN, check_free_json
 from lanet.server.api.operations import ApiBlueprint
-from lanet.server.blueprints import admin, agents, meta, tickets
+from lanet.server.blueprints import admin, agents, meta, releases, tickets
 from lanet.server.models import (
     AgentLog,
     Alert,
     Asset,
     AssetService,
     AssetSoftware,
+    AssetUpdate,
     Command,
     ConfigOverride,
     MetricSample,
+    Rollout,
     Ticket,
     TicketComment,
 )
@@ -105,12 +107,27 @@ STORAGE: dict[str, Any] = {
     "RefreshRequest.refresh_token": DROPPED,
     "RefreshRequest.identity_secret": DROPPED,
     "InventoryUpload.asset_id": DROPPED,
+    # Self-update: an agent's reports, a technician's rollouts.
+    "UpdateReport.asset_id": DROPPED,  # checked against the JWT
+    "UpdateReport.report_id": col(AssetUpdate, "last_report_id"),
+    "UpdateReport.version": DROPPED,  # looked up among the releases
+    "UpdateReport.state": col(AssetUpdate, "state"),
+    "UpdateReport.reason": col(AssetUpdate, "reason"),
+    "UpdateReport.running_version": col(AssetUpdate, "from_version"),
+    "UpdateReport.at": col(AssetUpdate, "updated_at"),
+    "RolloutRequest.percent": col(Rollout, "percent"),
+    "RolloutRequest.client": DROPPED,  # looked up by name
+    "RolloutRequest.site": DROPPED,
+    "RolloutRequest.now": col(Rollout, "now"),
+    "RolloutRequest.failure_threshold": col(Rollout, "failure_threshold"),
+    "PauseRequest.reason": col(Rollout, "paused_reason"),
     # Heartbeat.
     "HeartbeatRequest.asset_id": DROPPED,
     "HeartbeatRequest.message_id": col(MetricSample, "message_id"),
     "HeartbeatRequest.sent_at": col(MetricSample, "sampled_at"),
     "HeartbeatRequest.agent_version": col(Asset, "agent_version"),
     "HeartbeatRequest.config_revision": col(Asset, "config_revision_applied"),
+    "HeartbeatRequest.update_platform": col(Asset, "update_platform"),
     "HeartbeatRequest.alerts": DROPPED,
     "HeartbeatRequest.logs": DROPPED,
     "HeartbeatRequest.command_acks": DROPPED,
@@ -252,7 +269,7 @@ def _bound(meta: list[Any], kind: type) -> Any:
 
 def request_models() -> list[type[BaseModel]]:
     found = []
-    for bp in (admin.bp, agents.bp, meta.bp, tickets.bp):
+    for bp in (admin.bp, agents.bp, meta.bp, releases.bp, tickets.bp):
         assert isinstance(bp, ApiBlueprint)
         found += [op.body for op in bp.operations if op.body is not None]
     return found

@@ -26,7 +26,7 @@ from lanet.agent.secrets.protect import default_protector
 from lanet.agent.status import live_status
 from lanet.agent.store import Store
 from lanet.agent.tickets import AgentTicketDesk, technical_info
-from lanet.agent.update.manager import Updates, home_args
+from lanet.agent.update.manager import Updates
 
 log = logging.getLogger("lanet.agent.core")
 
@@ -57,8 +57,8 @@ class Agent:
         self.heartbeats = heartbeat.HeartbeatSource(
             lambda: self.config, self.store, self.sampler, self.monitor, self.log_buffer, self.executor.acks
         )
-        self.updates = Updates(self.store, lambda: self.config, home_args(paths, home_given), self._wake.set)
-        self.heartbeats.on_answer(self.apply_config_updates, self.executor.submit, self.updates.offered)
+        self.updates = Updates(self.store, lambda: self.config, paths, home_given, self._wake.set)
+        self.heartbeats.on_answer(self.apply_config_updates, self.executor.submit, self.updates.answered)
         self.inventory = Inventory(self.store, self.outbox, lambda: self.config.agent.asset_id, self._soon)
         self.desk = AgentTicketDesk(
             self.store,
@@ -190,8 +190,6 @@ class Agent:
             return
         logs.follow(self.config, self.log_buffer)
         backend.reconfigure(self.transport, self.config)
-        if (self.config.heartbeat.interval, self.config.heartbeat.enabled) != (
-            old.heartbeat.interval,
-            old.heartbeat.enabled,
-        ):
+        beat, was = self.config.heartbeat, old.heartbeat
+        if (beat.interval, beat.enabled) != (was.interval, was.enabled):
             self.next_heartbeat = min(self.next_heartbeat, time.time() + self.config.heartbeat.interval)

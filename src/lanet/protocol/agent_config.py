@@ -83,7 +83,7 @@ class UpdatesSection(_Section):
     enabled: bool = True
     schedule: str = Field(default="02:00", pattern=CLOCK_PATTERN)
     window_minutes: Annotated[int, Field(ge=15, le=1440)] = 120
-    health_timeout: Annotated[int, Field(ge=60, le=7200)] = 600
+    health_timeout: Annotated[int, Field(ge=30, le=7200)] = 600
 
 
 class SecuritySection(_Section):

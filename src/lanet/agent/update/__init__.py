@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lanet.agent.outbox import Kind
+from lanet.agent.paths import AgentPaths
 from lanet.agent.store import Store
 from lanet.protocol import contract
 
@@ -20,10 +21,20 @@ from lanet.protocol import contract
 UNSUPPORTED = "self-update not supported for this install (not installed from the MSI or the .deb)"
 #: The outbox kind of the agent's update reports (registered by the service, used by the worker).
 REPORTS = Kind("update_report", "/agents/update-status", priority=2, precious=True)
-#: Store keys: the release the server offers, and the last attempt at it.
+#: Store keys: the release the server offers, the last attempt at it, the release downloaded and
+#: verified, the swap under way, the version that proved itself, and the package of what runs.
 OFFER = "update.offer"
 ATTEMPT = "update.attempt"
+STAGED = "update.staged"
+PENDING = "update.pending"
+HEALTHY = "update.healthy"
+INSTALLED_PACKAGE = "update.installed_package"
 TRUSTED_ROOT = Path(__file__).with_name("trusted_root.json")
+
+
+def updates_dir(paths: AgentPaths) -> Path:
+    """Where releases are verified, downloaded and swapped: ``data/cache/updates``."""
+    return paths.cache_dir / "updates"
 
 
 def package_platform() -> str | None:

@@ -6,6 +6,7 @@ An attempt at a version is made once per window: a failed download is tried agai
 window, not in a loop.
 """
 
+import json
 import logging
 import subprocess
 import sys
@@ -14,11 +15,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import lanet
 from lanet.agent.paths import AgentPaths
 from lanet.agent.store import Store
-from lanet.agent.update import ATTEMPT, OFFER, package_platform
+from lanet.agent.update import ATTEMPT, HEALTHY, OFFER, PENDING, package_platform, report, updates_dir
 from lanet.agent.update.schedule import in_window
-from lanet.protocol.contract import Record
+from lanet.protocol.contract import ContractError, Record
 
 log = logging.getLogger("lanet.agent.update")
 
@@ -26,17 +28,13 @@ log = logging.getLogger("lanet.agent.update")
 RETRY_AFTER = 6 * 3600
 
 
-def home_args(paths: AgentPaths, home_given: bool) -> list[str]:
-    """How the worker finds this agent's files: the same ``--home`` when the service was given one."""
-    return ["--home", str(paths.config_dir.parent)] if home_given else []
-
-
 class Updates:
     def __init__(
         self,
         store: Store,
         config: Callable[[], Record],
-        worker_args: list[str],
+        paths: AgentPaths,
+        home_given: bool,
         wake: Callable[[], None],
         *,
         clock: Callable[[], float] = time.time,
@@ -44,14 +42,26 @@ class Updates:
     ) -> None:
         self.store = store
         self.config = config
-        self.worker_args = worker_args
+        # The worker finds this agent's files the way the service did: the same --home, if any.
+        self.worker_args = ["--home", str(paths.config_dir.parent)] if home_given else []
         self.wake = wake
         self.clock = clock
         self.local_now = local_now
         self._proc: subprocess.Popen[bytes] | None = None
+        self.updates_dir = updates_dir(paths)
+        self._checked_recovery = False
 
-    def offered(self, offer: dict[str, Any] | None) -> None:
-        """The heartbeat answer's ``update`` (already validated); None: nothing is offered now."""
+    def answered(self, offer: dict[str, Any] | None) -> None:
+        """A heartbeat was answered, with its ``update`` (validated; None: nothing offered now). The
+        first answered heartbeat of a freshly installed version is what the health gate waits for."""
+        pending = self.store.get(PENDING)
+        if (
+            pending
+            and pending.get("version") == lanet.__version__
+            and self.store.get(HEALTHY) != lanet.__version__
+        ):
+            log.info("%s completed its first heartbeat", lanet.__version__)
+            self.store.put(HEALTHY, lanet.__version__)
         if offer != self.store.get(OFFER):
             if offer:
                 log.info(
@@ -90,7 +100,25 @@ class Updates:
         self.store.put(ATTEMPT, {"version": offer["version"], "at": now, "now": bool(offer.get("now"))})
         return offer
 
+    def _report_recovery(self) -> None:
+        """Say what ``recover.py`` did before this start (a swap cut short, the previous version back)."""
+        note_file = self.updates_dir / "recovered.json"
+        if not note_file.exists():
+            return
+        try:
+            note = json.loads(note_file.read_text())
+            asset_id = self.config().agent.asset_id
+            if asset_id and note.get("version"):
+                report(self.store, asset_id, str(note["version"]), "rolled_back", str(note.get("reason", "")))
+        except (OSError, ValueError, ContractError) as exc:
+            log.warning("the note of an interrupted update could not be reported: %s", exc)
+        note_file.unlink(missing_ok=True)
+        self.store.put(PENDING, None)
+
     def tick(self) -> None:
+        if not self._checked_recovery:
+            self._checked_recovery = True
+            self._report_recovery()
         if self.busy():
             return
         offer = self.due()

@@ -10,6 +10,7 @@ a rollback.
 
 import argparse
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -23,7 +24,17 @@ from lanet.agent.paths import AgentPaths
 from lanet.agent.secrets import credentials
 from lanet.agent.secrets.protect import default_protector
 from lanet.agent.store import Store
-from lanet.agent.update import OFFER, TRUSTED_ROOT, UNSUPPORTED, package_platform, report
+from lanet.agent.update import (
+    INSTALLED_PACKAGE,
+    OFFER,
+    STAGED,
+    TRUSTED_ROOT,
+    UNSUPPORTED,
+    package_platform,
+    report,
+    updates_dir,
+)
+from lanet.agent.update.install import detach
 from lanet.protocol.versions import is_newer
 
 log = logging.getLogger("lanet.agent.update")
@@ -31,10 +42,6 @@ log = logging.getLogger("lanet.agent.update")
 
 class Refused(Exception):
     """The release cannot be installed; the message says why, for the technician."""
-
-
-def updates_dir(paths: AgentPaths) -> Path:
-    return paths.cache_dir / "updates"
 
 
 def _updater(paths: AgentPaths, backend_url: str, token: str, verify: bool, min_tls13: bool) -> Any:
@@ -77,7 +84,12 @@ def stage(
     paths: AgentPaths, store: Store, offer: dict[str, Any], backend_url: str, verify: bool
 ) -> dict[str, Path]:
     """Verify and download the offered package and the way back; returns both paths."""
-    from tuf.api import exceptions as tuf_errors
+    try:
+        from tuf.api import exceptions as tuf_errors
+    except ImportError:
+        raise Refused(
+            "this package does not carry the update framework (tuf): install a newer package by hand"
+        ) from None
 
     platform = package_platform()
     if platform is None:
@@ -112,7 +124,7 @@ def stage(
     except tuf_errors.DownloadError as exc:
         raise Refused(f"the download failed ({type(exc).__name__}): {exc}") from None
     if "previous" not in staged:
-        kept = store.get("update.installed_package")
+        kept = store.get(INSTALLED_PACKAGE)
         if not kept or not Path(kept).exists():
             raise Refused(
                 f"the package of the running version {running} is not in the release repository: no way back"
@@ -143,9 +155,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.warning("release %s refused: %s", offer["version"], exc)
             report(store, asset_id, offer["version"], "failed", str(exc))
             return 1
-        store.put("update.staged", {"version": offer["version"], **{k: str(v) for k, v in staged.items()}})
+        store.put(
+            STAGED,
+            {
+                "version": offer["version"],
+                "from_version": lanet.__version__,
+                **{k: str(v) for k, v in staged.items()},
+            },
+        )
         report(store, asset_id, offer["version"], "staged")
         log.info("release %s staged: %s", offer["version"], staged["new"])
+        if package_platform() == "linux-deb":
+            home = ["--home", args.home] if args.home else []
+            detach(
+                [
+                    sys.executable,
+                    "-m",
+                    "lanet.agent.update.install",
+                    *home,
+                    "--service-pid",
+                    str(os.getppid()),
+                ],
+                paths.logs_dir / "update.log",
+            )
         return 0
     finally:
         store.close()

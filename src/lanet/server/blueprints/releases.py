@@ -51,7 +51,9 @@ class RolloutRequest(WireModel):
     client: Name | None = None
     site: Name | None = None
     now: bool = False
-    failure_threshold: Annotated[float, Field(ge=0, le=100)] = operations.DEFAULT_FAILURE_THRESHOLD
+    failure_threshold: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = (
+        operations.DEFAULT_FAILURE_THRESHOLD
+    )
 
 
 class PauseRequest(WireModel):
