@@ -3,7 +3,6 @@ site; the agent there updates and heartbeats as N+1 while an agent of another si
 which crashes at start, is put back to N+1 by the health gate, and the server shows the rollback and
 pauses the rollout. Needs root (dpkg); the package is purged afterwards."""
 
-import json
 import os
 import sqlite3
 import subprocess
@@ -16,9 +15,10 @@ import pytest
 
 from tests.conftest import ROOT, LiveServer, start_server
 from tests.e2e.agents import AgentProcess, wait_for
+from tests.e2e.releases import PASSPHRASE, kill_agents_of, publish, rebuilt
+from tests.e2e.releases import status as release_status
 
 pytestmark = pytest.mark.e2e
-PASSPHRASE = "correct horse battery staple"
 INSTALLED = "/usr/bin/lanet-agent"
 
 
@@ -40,57 +40,20 @@ def _build(version: str, root: Path, into: Path) -> Path:
     return target
 
 
-def _crashing(good: Path, version: str, into: Path) -> Path:
-    """``good`` rebuilt as ``version`` with an agent that dies at start (a real broken package)."""
-    tree = into / f"tree-{version}"
-    assert _run("dpkg-deb", "-R", str(good), str(tree)).returncode == 0
-    control = tree / "DEBIAN/control"
-    control.write_text(
-        "\n".join(
-            f"Version: {version}" if line.startswith("Version:") else line
-            for line in control.read_text().splitlines()
-        )
-        + "\n"
-    )
-    init = tree / "usr/lib/lanet-agent/lanet/__init__.py"
-    init.write_text(init.read_text().replace('__version__ = "0.1.1"', f'__version__ = "{version}"'))
-    cli = tree / "usr/lib/lanet-agent/lanet/agent/cli.py"
-    cli.write_text('raise SystemExit("this build crashes at start")\n' + cli.read_text())
-    package = into / f"lanet-agent_{version}_all.deb"
-    assert _run("dpkg-deb", "--root-owner-group", "--build", str(tree), str(package)).returncode == 0
-    return package
-
-
-def _publish(server: LiveServer, keys: Path, package: Path, version: str) -> None:
-    done = server.cli(
-        "releases",
-        "publish",
-        str(package),
-        "--version",
-        version,
-        "--platform",
-        "linux-deb",
-        "--keys",
-        str(keys),
-    )
-    assert done.returncode == 0, done.stderr
-
-
 def _assets(server: LiveServer) -> dict[str, Any]:
     with sqlite3.connect(Path(server.env["LANET_DATA_DIR"]) / "lanet.db") as conn:
         rows = conn.execute("SELECT id, agent_version, agent_status FROM assets").fetchall()
     return {row[0]: {"agent_version": row[1], "agent_status": row[2]} for row in rows}
 
 
-def _status(server: LiveServer, version: str) -> dict[str, Any]:
-    answer = server.cli("releases", "status", version, "--json")
-    return json.loads(answer.stdout) if answer.returncode == 0 else {"assets": [], "rollouts": []}
+def _crashes_at_start(tree: Path) -> None:
+    cli = tree / "usr/lib/lanet-agent/lanet/agent/cli.py"
+    cli.write_text('raise SystemExit("this build crashes at start")\n' + cli.read_text())
 
 
-def _kill_agents_of(home: Path) -> None:
-    for proc in psutil.process_iter(["cmdline"]):
-        if str(home) in " ".join(proc.info["cmdline"] or []):
-            proc.kill()
+def _padding(tree: Path) -> None:
+    """A large file, so that dpkg takes long enough to be cut short."""
+    (tree / "usr/share/doc/lanet-agent/padding.bin").write_bytes(os.urandom(60 * 1024 * 1024))
 
 
 @pytest.fixture
@@ -113,11 +76,11 @@ def test_a_site_updates_another_stays_and_a_broken_release_is_rolled_back(
     root = keys / "trusted_root.json"
     packages = tmp_path / "packages"
     n, n1 = _build("0.1.0", root, packages), _build("0.1.1", root, packages)
-    n2 = _crashing(n1, "0.1.2", packages)
+    n2 = rebuilt(n1, "0.1.2", packages, _crashes_at_start)
     installed = _run("dpkg", "-i", str(n))
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    _publish(server, keys, n, "0.1.0")
-    _publish(server, keys, n1, "0.1.1")
+    publish(server, keys, n, "0.1.0")
+    publish(server, keys, n1, "0.1.1")
 
     agents: dict[str, tuple[AgentProcess, str]] = {}
     for site in ("Norte", "Sur"):
@@ -152,7 +115,7 @@ def test_a_site_updates_another_stays_and_a_broken_release_is_rolled_back(
         )
         wait_for(
             lambda: (
-                [(a["asset_id"], a["state"]) for a in _status(server, "0.1.1")["assets"]]
+                [(a["asset_id"], a["state"]) for a in release_status(server, "0.1.1")["assets"]]
                 == [(north, "healthy")]
             ),
             180,
@@ -163,7 +126,7 @@ def test_a_site_updates_another_stays_and_a_broken_release_is_rolled_back(
         assert _run("dpkg-query", "-W", "-f=${Version}", "lanet-agent").stdout == "0.1.1"
 
         # N+2 dies at start: the health gate puts N+1 back and the server pauses the rollout.
-        _publish(server, keys, n2, "0.1.2")
+        publish(server, keys, n2, "0.1.2")
         assert (
             server.cli(
                 "releases",
@@ -179,20 +142,22 @@ def test_a_site_updates_another_stays_and_a_broken_release_is_rolled_back(
             ).returncode
             == 0
         )
-        status = wait_for(
+        outcome = wait_for(
             lambda: (
-                (s := _status(server, "0.1.2"))["assets"] and s["assets"][0]["state"] == "rolled_back" and s
+                (s := release_status(server, "0.1.2"))["assets"]
+                and s["assets"][0]["state"] == "rolled_back"
+                and s
             ),
             240,
             "the broken release rolled back",
         )
         assert (
             "0.1.2 did not complete a heartbeat within 30 s; 0.1.1 reinstalled"
-            in status["assets"][0]["reason"]
+            in outcome["assets"][0]["reason"]
         )
         assert (
-            status["rollouts"][0]["paused"]
-            and "over the 2 % threshold" in status["rollouts"][0]["paused_reason"]
+            outcome["rollouts"][0]["paused"]
+            and "over the 2 % threshold" in outcome["rollouts"][0]["paused_reason"]
         )
         assert _run("dpkg-query", "-W", "-f=${Version}", "lanet-agent").stdout == "0.1.1"
         wait_for(
@@ -201,29 +166,7 @@ def test_a_site_updates_another_stays_and_a_broken_release_is_rolled_back(
         assert _assets(server)[north]["agent_version"] == "0.1.1"
     finally:
         for agent, _asset in agents.values():
-            _kill_agents_of(agent.home)
-
-
-def _padded(good: Path, version: str, into: Path, megabytes: int = 60) -> Path:
-    """``good`` as ``version`` with a large file, so that dpkg takes long enough to be cut short."""
-    tree = into / f"tree-{version}"
-    assert _run("dpkg-deb", "-R", str(good), str(tree)).returncode == 0
-    control = tree / "DEBIAN/control"
-    control.write_text(
-        "\n".join(
-            f"Version: {version}" if line.startswith("Version:") else line
-            for line in control.read_text().splitlines()
-        )
-        + "\n"
-    )
-    init = tree / "usr/lib/lanet-agent/lanet/__init__.py"
-    init.write_text(init.read_text().replace('__version__ = "0.1.1"', f'__version__ = "{version}"'))
-    (tree / "usr/share/doc/lanet-agent/padding.bin").write_bytes(os.urandom(megabytes * 1024 * 1024))
-    package = into / f"lanet-agent_{version}_all.deb"
-    assert (
-        _run("dpkg-deb", "--root-owner-group", "-Znone", "--build", str(tree), str(package)).returncode == 0
-    )
-    return package
+            kill_agents_of(agent.home)
 
 
 def _pre_start_command(home: Path) -> list[str]:
@@ -240,10 +183,10 @@ def test_a_swap_killed_half_way_leaves_an_agent_that_starts_on_the_previous_vers
     assert server.cli("releases", "keygen", "--keys", str(keys)).returncode == 0
     packages = tmp_path / "packages"
     n = _build("0.1.0", keys / "trusted_root.json", packages)
-    big = _padded(_build("0.1.1", keys / "trusted_root.json", packages), "0.1.3", packages)
+    big = rebuilt(_build("0.1.1", keys / "trusted_root.json", packages), "0.1.3", packages, _padding)
     assert _run("dpkg", "-i", str(n)).returncode == 0
-    _publish(server, keys, n, "0.1.0")
-    _publish(server, keys, big, "0.1.3")
+    publish(server, keys, n, "0.1.0")
+    publish(server, keys, big, "0.1.3")
     agent = AgentProcess(tmp_path / "agent", command=[INSTALLED])
     token = server.cli("tokens", "create", "--client", "Cafe", "--site", "CDMX").stdout.split()[-1]
     registered = agent.register(server.url, token)
@@ -265,7 +208,7 @@ def test_a_swap_killed_half_way_leaves_an_agent_that_starts_on_the_previous_vers
         dpkg = wait_for(dpkg_swapping, 120, "dpkg replacing the agent", interval=0.01)
         # Power lost mid-swap: dpkg, the installer and the agent die at once.
         dpkg.suspend()
-        _kill_agents_of(agent.home)
+        kill_agents_of(agent.home)
         for proc in psutil.process_iter(["cmdline"]):
             if "lanet.agent.update.install" in " ".join(proc.info["cmdline"] or []):
                 proc.kill()
@@ -280,15 +223,17 @@ def test_a_swap_killed_half_way_leaves_an_agent_that_starts_on_the_previous_vers
             == "install ok installed 0.1.0"
         )
         agent.start()
-        status = wait_for(
+        outcome = wait_for(
             lambda: (
-                (s := _status(server, "0.1.3"))["assets"] and s["assets"][0]["state"] == "rolled_back" and s
+                (s := release_status(server, "0.1.3"))["assets"]
+                and s["assets"][0]["state"] == "rolled_back"
+                and s
             ),
             90,
             "the interrupted swap reported",
         )
-        assert "the swap to 0.1.3 was cut short" in status["assets"][0]["reason"]
-        assert "0.1.0 reinstalled" in status["assets"][0]["reason"]
+        assert "the swap to 0.1.3 was cut short" in outcome["assets"][0]["reason"]
+        assert "0.1.0 reinstalled" in outcome["assets"][0]["reason"]
         wait_for(lambda: _assets(server)[asset_id]["agent_version"] == "0.1.0", 60, "the agent on 0.1.0")
     finally:
-        _kill_agents_of(agent.home)
+        kill_agents_of(agent.home)

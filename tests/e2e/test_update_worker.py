@@ -10,18 +10,17 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lanet.agent.paths import AgentPaths
 from lanet.agent.secrets.protect import default_protector
 from lanet.agent.store import Store
-from tests.conftest import ROOT, LiveServer, start_server
+from tests.conftest import ROOT, LiveServer, free_port, start_server
 from tests.e2e.agents import AgentProcess, wait_for
+from tests.e2e.releases import PASSPHRASE, kill_agents_of, publish, random_package, status
 
 pytestmark = [pytest.mark.e2e]
-PASSPHRASE = "correct horse battery staple"
 FAST = {"heartbeat": {"interval": 5}, "backend": {"retry_delay": 1, "timeout": 5}}
 RUNNING = "0.1.0"
 
@@ -34,28 +33,6 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
     )
     yield live
     live.stop()
-
-
-def _publish(
-    server: LiveServer, keys: Path, folder: Path, version: str, *extra: str, content: bytes = b""
-) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    package = folder / f"lanet-agent_{version}_all.deb"
-    package.write_bytes(content or os.urandom(300_000))
-    done = server.cli(
-        "releases",
-        "publish",
-        str(package),
-        "--version",
-        version,
-        "--platform",
-        "linux-deb",
-        *extra,
-        "--keys",
-        str(keys),
-    )
-    assert done.returncode == 0, done.stderr
-    return package
 
 
 def _packaged(tmp_path: Path, keys: Path) -> Path:
@@ -85,11 +62,6 @@ def _agent(server: LiveServer, tmp_path: Path, lib: Path, site: str = "CDMX") ->
     return agent, registered.stdout.split()[2]
 
 
-def _status(server: LiveServer, version: str) -> list[dict[str, Any]]:
-    answer = server.cli("releases", "status", version, "--json")
-    return list(json.loads(answer.stdout)["assets"]) if answer.returncode == 0 else []
-
-
 def test_offered_now_the_worker_verifies_downloads_and_stages_the_release(
     server: LiveServer, tmp_path: Path
 ) -> None:
@@ -98,17 +70,21 @@ def test_offered_now_the_worker_verifies_downloads_and_stages_the_release(
     keys = tmp_path / "usb"
     assert server.cli("releases", "keygen", "--keys", str(keys)).returncode == 0
     lib = _packaged(tmp_path, keys)
-    previous = _publish(server, keys, tmp_path / "old", RUNNING)
-    new = _publish(server, keys, tmp_path / "new", "0.2.0")
+    previous = random_package(tmp_path / "old", RUNNING)
+    publish(server, keys, previous, RUNNING)
+    new = random_package(tmp_path / "new", "0.2.0")
+    publish(server, keys, new, "0.2.0")
     agent, _asset = _agent(server, tmp_path, lib)
     assert server.cli("releases", "rollout", "0.2.0", "--percent", "100", "--now").returncode == 0
     agent.start()
     try:
         failed = wait_for(
-            lambda: [a for a in _status(server, "0.2.0") if a["state"] == "failed"], 90, "the swap attempted"
+            lambda: [a for a in status(server, "0.2.0")["assets"] if a["state"] == "failed"],
+            90,
+            "the swap attempted",
         )
     finally:
-        _kill_agents_of(agent.home)
+        kill_agents_of(agent.home)
     assert "dpkg -i failed" in failed[0]["reason"]
     assert "release 0.2.0 offered (now)" in agent.log_text()
     update_log = (agent.home / "logs" / "update.log").read_text()
@@ -118,22 +94,16 @@ def test_offered_now_the_worker_verifies_downloads_and_stages_the_release(
     assert contents == {new.read_bytes(), previous.read_bytes()}  # both verified and kept
 
 
-def _kill_agents_of(home: Path) -> None:
-    import psutil
-
-    for proc in psutil.process_iter(["cmdline"]):
-        if str(home) in " ".join(proc.info["cmdline"] or []):
-            proc.kill()
-
-
 def test_a_tampered_package_and_an_unsigned_downgrade_are_refused_with_the_reason(
     server: LiveServer, tmp_path: Path
 ) -> None:
     keys = tmp_path / "usb"
     assert server.cli("releases", "keygen", "--keys", str(keys)).returncode == 0
     lib = _packaged(tmp_path, keys)
-    _publish(server, keys, tmp_path / "old", RUNNING)
-    _publish(server, keys, tmp_path / "new", "0.2.0")
+    package = random_package(tmp_path / "old", RUNNING)
+    publish(server, keys, package, RUNNING)
+    package = random_package(tmp_path / "new", "0.2.0")
+    publish(server, keys, package, "0.2.0")
     stored = next((Path(server.env["LANET_DATA_DIR"]) / "releases/targets/linux-deb").glob("*0.2.0*"))
     stored.write_bytes(b"\0" * stored.stat().st_size)  # changed after it was signed
     agent, _asset = _agent(server, tmp_path, lib)
@@ -141,7 +111,7 @@ def test_a_tampered_package_and_an_unsigned_downgrade_are_refused_with_the_reaso
     agent.start()
     try:
         failed = wait_for(
-            lambda: [a for a in _status(server, "0.2.0") if a["state"] == "failed"],
+            lambda: [a for a in status(server, "0.2.0")["assets"] if a["state"] == "failed"],
             60,
             "the failure reported",
         )
@@ -150,7 +120,8 @@ def test_a_tampered_package_and_an_unsigned_downgrade_are_refused_with_the_reaso
     assert "LengthOrHashMismatchError" in failed[0]["reason"]
     # The worker itself refuses a signed release older than what runs unless signed as a rollback,
     # whatever the server offers (a compromised server offering an old, vulnerable version).
-    _publish(server, keys, tmp_path / "older", "0.0.9")
+    package = random_package(tmp_path / "older", "0.0.9")
+    publish(server, keys, package, "0.0.9")
     paths = AgentPaths.for_home(agent.home)
     store = Store(paths.database, default_protector(paths.key_file, True))
     store.put(
@@ -173,6 +144,30 @@ def test_a_tampered_package_and_an_unsigned_downgrade_are_refused_with_the_reaso
     )
     assert worker.returncode == 1
     assert "0.0.9 is not newer than 0.1.0 and was not signed as a rollback" in worker.stderr
+    # The backend out of reach: not a failure of the release, tried again in the next window.
+    store = Store(paths.database, default_protector(paths.key_file, True))
+    store.put(
+        "update.offer",
+        {"version": "0.2.0", "platform": "linux-deb", "target": "linux-deb/lanet-agent_0.2.0_all.deb"},
+    )
+    store.close()
+    config_file = agent.home / "config" / "agent_config.json"
+    config = json.loads(config_file.read_text())
+    config["backend"]["url"] = f"http://127.0.0.1:{free_port()}/api"
+    config_file.write_text(json.dumps(config))
+    offline = subprocess.run(
+        [sys.executable, "-m", "lanet.agent.update.worker", "--home", str(agent.home)],
+        env=agent.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert offline.returncode == 1 and "trying again in the next window" in offline.stderr, offline.stderr
+    store = Store(paths.database, default_protector(paths.key_file, True))
+    queued = [item.payload for item in store.pending_items("update_report")]
+    store.close()
+    assert queued[-1]["state"] == "downloading" and "tried again in the next window" in queued[-1]["reason"]
     # A development install (no package platform) says so instead of trying.
     dev = subprocess.run(
         [sys.executable, "-m", "lanet.agent.update.worker", "--home", str(agent.home)],

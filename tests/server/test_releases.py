@@ -39,6 +39,22 @@ def keys_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "usb"
 
 
+def _publish(package: Path, version: str, keys: Path) -> int:
+    return server_cli(
+        [
+            "releases",
+            "publish",
+            str(package),
+            "--version",
+            version,
+            "--platform",
+            "linux-deb",
+            "--keys",
+            str(keys),
+        ]
+    )
+
+
 def _package(folder: Path, name: str = PACKAGE, content: bytes | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
@@ -98,22 +114,7 @@ def test_a_published_package_is_fetched_and_verified_by_a_tuf_client(
     live: LiveServer, keys_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     package = _package(tmp_path / "build")
-    assert (
-        server_cli(
-            [
-                "releases",
-                "publish",
-                str(package),
-                "--version",
-                "0.2.0",
-                "--platform",
-                "linux-deb",
-                "--keys",
-                str(keys_dir),
-            ]
-        )
-        == 0
-    )
+    assert _publish(package, "0.2.0", keys_dir) == 0
     assert "published linux-deb 0.2.0 as linux-deb/lanet-agent_0.2.0_all.deb" in capsys.readouterr().out
     # The trusted root the packages embed is the one keygen wrote beside the offline keys.
     assert (keys_dir / "trusted_root.json").read_bytes() == ReleaseRepository(
@@ -144,22 +145,7 @@ def test_a_download_cut_short_resumes_where_it_stopped(
     live: LiveServer, keys_dir: Path, tmp_path: Path
 ) -> None:
     package = _package(tmp_path / "build", content=os.urandom(1_500_000))
-    assert (
-        server_cli(
-            [
-                "releases",
-                "publish",
-                str(package),
-                "--version",
-                "0.2.0",
-                "--platform",
-                "linux-deb",
-                "--keys",
-                str(keys_dir),
-            ]
-        )
-        == 0
-    )
+    assert _publish(package, "0.2.0", keys_dir) == 0
     agent = _agent(live)
     home = tmp_path / "agent"
     updater = _updater(live, agent, home)
@@ -241,22 +227,7 @@ def test_lost_online_keys_and_a_new_targets_key_reach_agents_that_trust_the_firs
     assert server_cli(["releases", "rotate-key", "targets", "--keys", str(keys_dir)]) == 0
     assert server_cli(["releases", "rotate-key", "root", "--keys", str(keys_dir)]) == 0
     package = _package(tmp_path / "build")
-    assert (
-        server_cli(
-            [
-                "releases",
-                "publish",
-                str(package),
-                "--version",
-                "0.2.0",
-                "--platform",
-                "linux-deb",
-                "--keys",
-                str(keys_dir),
-            ]
-        )
-        == 0
-    )
+    assert _publish(package, "0.2.0", keys_dir) == 0
     # An agent that only knows root v1 follows the chain (v2, v3, v4) and trusts the new keys.
     for home in ("a", "b"):
         updater = _updater(live, agent, tmp_path / home, root=first_root)

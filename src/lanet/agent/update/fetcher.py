@@ -57,7 +57,9 @@ class AgentFetcher(FetcherInterface):
         except urllib3.exceptions.MaxRetryError as exc:
             if isinstance(exc.reason, urllib3.exceptions.TimeoutError):
                 raise exceptions.SlowRetrievalError from exc
-            raise
+            raise exceptions.DownloadError(f"{url}: {exc.reason}") from exc
+        except urllib3.exceptions.HTTPError as exc:  # refused, reset, a TLS failure
+            raise exceptions.DownloadError(f"{url}: {exc}") from exc
 
     def _fetch(self, url: str) -> Iterator[bytes]:
         partial = self._partial(url)
@@ -94,6 +96,8 @@ class AgentFetcher(FetcherInterface):
                     yield chunk
         except urllib3.exceptions.TimeoutError as exc:
             raise exceptions.SlowRetrievalError from exc
+        except urllib3.exceptions.HTTPError as exc:  # the connection broke mid-download
+            raise exceptions.DownloadError(str(exc)) from exc
         finally:
             response.release_conn()
 

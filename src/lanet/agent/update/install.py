@@ -37,6 +37,8 @@ from lanet.agent.update import HEALTHY, INSTALLED_PACKAGE, PENDING, STAGED, repo
 
 log = logging.getLogger("lanet.agent.update")
 POLL = 1.0
+#: What the installer needs from the service's environment to find the agent and its files.
+CARRIED_ENV = ("PYTHONPATH", "LANET_AGENT_HOME")
 
 
 def systemd_running() -> bool:
@@ -49,8 +51,18 @@ def detach(argv: list[str], log_file: Path) -> None:
     runner = shutil.which("systemd-run")
     if systemd_running() and runner:
         unit = f"lanet-agent-update-{int(time.time())}"
+        # A transient unit starts with a clean environment: pass on where the agent's modules are.
+        carried = [f"--setenv={name}={os.environ[name]}" for name in CARRIED_ENV if os.environ.get(name)]
         subprocess.run(  # noqa: S603 - systemd's own tool
-            [runner, "--quiet", "--collect", f"--unit={unit}", "--property=KillMode=process", *argv],
+            [
+                runner,
+                "--quiet",
+                "--collect",
+                f"--unit={unit}",
+                "--property=KillMode=process",
+                *carried,
+                *argv,
+            ],
             check=True,
             timeout=60,
         )

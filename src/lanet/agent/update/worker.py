@@ -44,6 +44,11 @@ class Refused(Exception):
     """The release cannot be installed; the message says why, for the technician."""
 
 
+class Interrupted(Exception):
+    """The network let the download down: tried again in the next window, not a failure of the
+    release (it does not count against the rollout)."""
+
+
 def _updater(paths: AgentPaths, backend_url: str, token: str, verify: bool, min_tls13: bool) -> Any:
     from tuf.ngclient import Updater
 
@@ -121,8 +126,8 @@ def stage(
             )
     except tuf_errors.RepositoryError as exc:
         raise Refused(f"the release metadata was refused ({type(exc).__name__}): {exc}") from None
-    except tuf_errors.DownloadError as exc:
-        raise Refused(f"the download failed ({type(exc).__name__}): {exc}") from None
+    except (tuf_errors.DownloadError, OSError) as exc:
+        raise Interrupted(f"the download was interrupted ({type(exc).__name__}): {exc}") from None
     if "previous" not in staged:
         kept = store.get(INSTALLED_PACKAGE)
         if not kept or not Path(kept).exists():
@@ -154,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Refused as exc:
             log.warning("release %s refused: %s", offer["version"], exc)
             report(store, asset_id, offer["version"], "failed", str(exc))
+            return 1
+        except Interrupted as exc:
+            log.warning("release %s: %s; trying again in the next window", offer["version"], exc)
+            report(store, asset_id, offer["version"], "downloading", f"{exc}; tried again in the next window")
             return 1
         store.put(
             STAGED,

@@ -1,6 +1,7 @@
 """The agent API (seed: "APIs disponibles para el agente") and our additions for agents."""
 
 from datetime import timedelta
+from typing import Any
 
 from flask import Response, request, send_file
 from pydantic import Field
@@ -46,6 +47,14 @@ _REFUSAL_STATUS = {ErrorCode.TOKEN_MALFORMED: 400}
 def _limit(key: str, limit: RateLimit | None = None, message: str = "Too many requests") -> None:
     """Count a request against ``key`` (the agent-endpoint limit unless told); 429 past it."""
     rate_limit(key, limit or state().settings.agent_rate, message)
+
+
+def _live_asset(session: Any, asset_id: str) -> Asset:
+    """The caller's asset, in service; 401 otherwise (it was retired or deleted since the JWT)."""
+    asset = session.get(Asset, asset_id)
+    if asset is None or asset.retired_at is not None:
+        raise ApiError(401, ErrorCode.AUTH_INVALID, "This asset is no longer registered")
+    return asset  # type: ignore[no-any-return]
 
 
 def _backend_url() -> str:
@@ -192,9 +201,7 @@ def inventory(body: InventoryUpload) -> InventoryAck:
     _limit(f"inventory:{claims.asset_id}")
     app = state()
     with app.db.session() as session:
-        asset = session.get(Asset, claims.asset_id)
-        if asset is None or asset.retired_at is not None:
-            raise ApiError(401, ErrorCode.AUTH_INVALID, "This asset is no longer registered")
+        asset = _live_asset(session, claims.asset_id)
         changed = apply_inventory(session, asset, body.hardware_info, utcnow())
         digest = asset.inventory_digest or ""
     return InventoryAck(changed=changed, inventory_digest=digest)
@@ -240,9 +247,7 @@ def update_status(body: UpdateReport) -> UpdateReportAck:
     _limit(f"updates:{claims.asset_id}")
     app = state()
     with app.db.session() as session:
-        asset = session.get(Asset, claims.asset_id)
-        if asset is None or asset.retired_at is not None:
-            raise ApiError(401, ErrorCode.AUTH_INVALID, "This asset is no longer registered")
+        asset = _live_asset(session, claims.asset_id)
         try:
             recorded = releases.record_report(session, asset, body, ip_address=client_ip())
         except releases.ReleaseError as exc:
