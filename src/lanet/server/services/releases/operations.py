@@ -1,5 +1,5 @@
-"""What operators do with releases (the CLI, the technicians' API and the portal call these), and
-what the agents' reports change. Every change is audited."""
+"""What operators do with releases (the CLI and the technicians' API call these), and what the
+agents' reports change. Every change is audited."""
 
 from dataclasses import dataclass
 from datetime import datetime

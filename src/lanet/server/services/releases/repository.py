@@ -8,10 +8,11 @@ The four TUF roles split trust the way Fleet's orbit and the TUF specification d
   targets key signed, so a compromised backend (its database and every key it holds) cannot make
   it install anything else.
 - **snapshot** and **timestamp** are online: the server holds them and re-signs on its own, so
-  metadata stays fresh. Whoever holds them can at most withhold new releases until the timestamp
-  expires (a day); the agent refuses older metadata than it has seen (TUF's rollback and freeze
-  checks). A lost or leaked online key is replaced by ``rotate_online`` with a new root version
-  signed by the offline root key: agents follow the chain of root versions by themselves.
+  metadata stays fresh. Whoever steals them can withhold new releases (keep serving the old ones),
+  never sign one, and never make an agent go back to metadata older than it has seen (TUF's
+  rollback checks); a copy replayed without them expires within a day (the freeze check). A lost
+  or leaked online key is replaced by ``rotate_online`` with a new root version signed by the
+  offline root key: agents follow the chain of root versions by themselves.
 
 Consistent snapshots: metadata is served as ``N.targets.json`` / ``N.snapshot.json`` and each
 package as ``<sha256>.<name>``, so a repository being updated never serves a mix of two versions.

@@ -3,7 +3,8 @@
 An asset's ring is a stable hash of its id (0-9999), the same for every release, so a 5 % ring is
 the same 5 % of machines each time (a canary group people learn to trust), and widening a rollout
 only adds machines. The heartbeat asks :func:`offer_for`, which reads a per-process cache of the
-active rollouts (refreshed every few seconds) and costs no query while nothing is rolling out.
+active rollouts (refreshed every few seconds): a heartbeat costs no query of its own, and only an
+asset's first offer of a release is written.
 """
 
 import hashlib
