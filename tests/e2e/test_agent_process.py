@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lanet.agent.transport import BACKOFF_CAP
 from tests.agent.stub_server import Canned, StubServer
 from tests.conftest import LiveServer, start_server
 from tests.e2e.agents import AgentProcess, server_assets, server_samples, wait_for
@@ -136,7 +137,9 @@ def test_a_30_second_outage_loses_nothing_and_duplicates_nothing(
     assert queued >= 3, "heartbeats made during the outage are kept"
     restarted = start_server(tmp_path / "server", f"sqlite:///{_db(tmp_path)}", port=server.port)
     try:
-        wait_for(lambda: agent.status()["outbox"] == {}, 90, "the backlog to drain")
+        # After a dozen failures the next attempt may be up to BACKOFF_CAP away (full jitter, so a
+        # fleet does not come back at once): the drain is waited for that long, not a fixed guess.
+        wait_for(lambda: agent.status()["outbox"] == {}, BACKOFF_CAP + 60, "the backlog to drain")
         agent.stop()
         samples = server_samples(_db(tmp_path), asset_id)
         assert len(samples) == len(set(samples)) == agent.status()["heartbeats_queued"]
