@@ -21,13 +21,14 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from lanet.agent.config import load_config
 from lanet.agent.paths import AgentPaths
@@ -96,10 +97,9 @@ class Service:
         self.cwd: str | None = None
         if pid and not systemd_running():
             try:
-                raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-                self.argv = [part.decode() for part in raw.split(b"\0") if part]
-                self.cwd = os.readlink(f"/proc/{pid}/cwd")
-            except OSError:
+                process = psutil.Process(pid)
+                self.argv, self.cwd = process.cmdline(), process.cwd()
+            except psutil.Error:
                 self.argv = None
 
     def restart(self, logs: Path) -> None:
@@ -122,19 +122,17 @@ class Service:
 
     @staticmethod
     def _stop(pid: int, grace: float = 20.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace``. psutil's wait also reaps a service this installer
+        started itself (after a first restart), which a bare ``kill(pid, 0)`` would see as alive."""
         try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
+            process = psutil.Process(pid)
+            process.terminate()
+            process.wait(grace)
+        except psutil.NoSuchProcess:
             return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+        except psutil.TimeoutExpired:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
 
 
 def _wait_healthy(store: Store, version: str, deadline: float) -> bool:
