@@ -66,24 +66,33 @@ class Stats:
         self.statuses: Counter[str] = Counter()
 
 
+async def read_response(reader: asyncio.StreamReader) -> tuple[str, int]:
+    """A response read to its Content-Length, in chunks (a package is tens of MB): its status and
+    the number of body bytes read."""
+    status_line = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    read = 0
+    while read < length and (chunk := await reader.read(min(1 << 20, length - read))):
+        read += len(chunk)
+    return (status_line.split()[1].decode() if status_line else "closed"), read
+
+
 async def exchange(host: str, port: int, request: bytes, close_delay: float) -> str:
-    """One request on a new connection; the status. The response is read to its Content-Length,
-    then the client waits ``close_delay`` before closing, as a peer one round trip away does."""
+    """One request on a new connection; the status. The client waits ``close_delay`` after reading
+    the response before closing, as a peer one round trip away does."""
     reader, writer = await asyncio.open_connection(host, port)
     try:
         writer.write(request)
-        status_line = await reader.readline()
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
-        await reader.readexactly(length)
+        status, _size = await read_response(reader)
         if close_delay:
             await asyncio.sleep(close_delay)
     finally:
         writer.close()
-    return status_line.split()[1].decode() if status_line else "closed"
+    return status
 
 
 async def agent_loop(

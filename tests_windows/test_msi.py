@@ -12,84 +12,20 @@ its server and an install token.
 
 import json
 import os
-import subprocess
-import winreg
 from pathlib import Path
-from typing import Any
 
 import pytest
+from installed import BIN, CONFIG, ROOT, log_text, msiexec, products, run, run_value, status
 from tests.e2e.agents import wait_for
 
 from lanet.agent.windows import acl as winacl
+from lanet.agent.windows import marker
 from lanet.agent.windows import service as winservice
 
-UNINSTALL = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
-RUN_KEY = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
-ROOT = Path(os.environ.get("PROGRAMFILES", r"C:\Program Files")) / "LANET Agent"
-BIN = ROOT / "bin"
-CONFIG = ROOT / "config" / "agent_config.json"
 #: Everyone, BUILTIN\Users, Authenticated Users, INTERACTIVE.
 OTHERS = {"S-1-1-0", "S-1-5-32-545", "S-1-5-11", "S-1-5-4"}
 #: Pictures of the installed tray's windows (the repository's artifacts/ folder, via Z:).
 SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "windows"
-
-
-def _msiexec(*args: str, log: Path) -> int:
-    done = subprocess.run(
-        ["msiexec", *args, "/qn", "/l*v", str(log)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=600,
-        check=False,
-    )
-    return done.returncode
-
-
-def _log_text(log: Path) -> str:
-    raw = log.read_bytes()
-    return raw.decode("utf-16") if raw[:2] == b"\xff\xfe" else raw.decode("utf-8", "replace")
-
-
-def _products() -> dict[str, str]:
-    """DisplayName -> DisplayVersion of the Uninstall entries named LANET Agent."""
-    found = {}
-    with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, UNINSTALL) as root:
-        index = 0
-        while True:
-            try:
-                name = winreg.EnumKey(root, index)
-            except OSError:
-                break
-            index += 1
-            with winreg.OpenKey(root, name) as entry:
-                try:
-                    display = winreg.QueryValueEx(entry, "DisplayName")[0]
-                    version = winreg.QueryValueEx(entry, "DisplayVersion")[0]
-                except OSError:
-                    continue
-            if display == "LANET Agent":
-                found[name] = version
-    return found
-
-
-def _run_value() -> str | None:
-    try:
-        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, RUN_KEY) as key:
-            return str(winreg.QueryValueEx(key, "LANET Agent Tray")[0])
-    except OSError:
-        return None
-
-
-def _run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        list(args), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def _status() -> dict[str, Any]:
-    done = _run(str(BIN / "agent.exe"), "status", "--json")
-    assert done.stdout, done.stderr
-    return dict(json.loads(done.stdout))
 
 
 def _report_a_problem_from_the_installed_tray() -> None:
@@ -97,7 +33,7 @@ def _report_a_problem_from_the_installed_tray() -> None:
     win32 backend, on the lane's X server) through the service's named pipe; the ticket arrives."""
     driver_script = str(Path(__file__).with_name("tray_driver.py"))
     problem = "La impresora de recepción no imprime desde la mañana"
-    driver = _run(str(BIN / "python.exe"), driver_script, str(SHOTS), problem, timeout=300)
+    driver = run(str(BIN / "python.exe"), driver_script, str(SHOTS), problem, timeout=300)
     assert driver.returncode == 0, driver.stderr[-3000:]
     seen = json.loads(driver.stdout.splitlines()[-1])
     assert seen["menu"][0] == "Estado: Online - Wine Lane Prefix" and seen["menu"][2] == "Reportar Problema"
@@ -117,32 +53,32 @@ def test_install_upgrade_uninstall(msi: tuple[str, str], tmp_path: Path) -> None
     first, upgrade = msi
     server, token = os.environ["LANET_LANE_SERVER"], os.environ["LANET_LANE_TOKEN"]
     INSECURE = (f"SERVER={server}", "ALLOW_INSECURE_HTTP=1")  # noqa: N806 - read as a constant
-    assert winservice.status() is None and not _products()
+    assert winservice.status() is None and not products()
 
     # Without a server and token the install refuses before touching the machine.
     log = tmp_path / "no-token.log"
     # (Windows writes the condition's message to the log; Wine's installer only fails.)
-    assert _msiexec("/i", first, log=log) == 1603
-    assert "LaunchConditions" in _log_text(log) and not _products()
+    assert msiexec("/i", first, log=log) == 1603
+    assert "LaunchConditions" in log_text(log) and not products()
     # A plain http backend is refused unless the development switch says otherwise (the lane's
     # server is plain http on loopback): the install rolls back.
     log = tmp_path / "plain-http.log"
     # (Windows answers 1603, fatal error; Wine's installer 1627, function failed.)
-    assert _msiexec("/i", first, f"SERVER={server}", f"TOKEN={token}", log=log) in (1603, 1627)
-    assert not (BIN / "agent.exe").exists() and winservice.status() is None and not _products()
+    assert msiexec("/i", first, f"SERVER={server}", f"TOKEN={token}", log=log) in (1603, 1627)
+    assert not (BIN / "agent.exe").exists() and winservice.status() is None and not products()
     assert "plain http" in (ROOT / "logs" / "agent.log").read_text(encoding="utf-8")
     # A refused token fails the install, which rolls back: no program, no service, no product.
     log = tmp_path / "bad-token.log"
-    assert _msiexec("/i", first, *INSECURE, "TOKEN=LANET-AAAA-BBBB-CCCCCC", log=log) in (1603, 1627)
-    assert not (BIN / "agent.exe").exists() and winservice.status() is None and not _products()
+    assert msiexec("/i", first, *INSECURE, "TOKEN=LANET-AAAA-BBBB-CCCCCC", log=log) in (1603, 1627)
+    assert not (BIN / "agent.exe").exists() and winservice.status() is None and not products()
     assert "registration refused" in (ROOT / "logs" / "agent.log").read_text(encoding="utf-8")
 
     # The real install registers, installs the service and starts it.
     log = tmp_path / "install.log"
-    assert _msiexec("/i", first, *INSECURE, f"TOKEN={token}", log=log) == 0, _log_text(log)[-3000:]
-    assert len(_products()) == 1
+    assert msiexec("/i", first, *INSECURE, f"TOKEN={token}", log=log) == 0, log_text(log)[-3000:]
+    assert len(products()) == 1
     assert winservice.status() == "running"
-    assert _run_value() == f'"{BIN / "agent-tray.exe"}"'
+    assert run_value() == f'"{BIN / "agent-tray.exe"}"'
     config = json.loads(CONFIG.read_text(encoding="utf-8"))
     asset_id = config["agent"]["asset_id"]
     assert asset_id and config["backend"]["url"] == server
@@ -152,30 +88,45 @@ def test_install_upgrade_uninstall(msi: tuple[str, str], tmp_path: Path) -> None
     for private in (ROOT / "config", ROOT / "data", ROOT / "logs", ROOT / "scripts", CONFIG):
         granted = winacl.grantees(private)
         assert "S-1-5-18" in granted and not granted & OTHERS, (private, granted)
-    report = wait_for(lambda: (s := _status()).get("last_heartbeat") and s, 120, "a first heartbeat")
+    report = wait_for(lambda: (s := status()).get("last_heartbeat") and s, 120, "a first heartbeat")
     assert report["registered"] is True
     _report_a_problem_from_the_installed_tray()
-    host = _run(str(BIN / "agent-service.exe"))
+    host = run(str(BIN / "agent-service.exe"))
     assert host.returncode == 2 and "LANETAgent service" in host.stderr
 
     # An upgrade replaces the program and keeps the identity; one product remains.
     log = tmp_path / "upgrade.log"
-    assert _msiexec("/i", upgrade, log=log) == 0, _log_text(log)[-3000:]
-    assert list(_products().values()) == [os.environ["LANET_LANE_MSI_NEXT_VERSION"]]
+    assert msiexec("/i", upgrade, log=log) == 0, log_text(log)[-3000:]
+    assert list(products().values()) == [os.environ["LANET_LANE_MSI_NEXT_VERSION"]]
     assert json.loads(CONFIG.read_text(encoding="utf-8"))["agent"]["asset_id"] == asset_id
     assert winservice.status() == "running"
 
     # Uninstall removes the program, the service and the autostart; the identity and data stay.
     log = tmp_path / "uninstall.log"
-    assert _msiexec("/x", upgrade, log=log) == 0, _log_text(log)[-3000:]
-    assert winservice.status() is None and not _products() and _run_value() is None
+    assert msiexec("/x", upgrade, log=log) == 0, log_text(log)[-3000:]
+    assert winservice.status() is None and not products() and run_value() is None
     assert not (BIN / "agent.exe").exists()
     assert CONFIG.exists() and (ROOT / "data").exists()
 
-    # Installed again (the server recognises the machine), then removed with its data.
+    _reinstall_then_purge(first, asset_id, token, tmp_path)
+
+
+def _reinstall_then_purge(first: str, asset_id: str, token: str, tmp_path: Path) -> None:
+    """After an uninstall that kept the data: installed again without, then with a token; then
+    removed with the data."""
+    INSECURE = (f"SERVER={os.environ['LANET_LANE_SERVER']}", "ALLOW_INSECURE_HTTP=1")  # noqa: N806
+    # Installed again: the PC is still registered (its mark in the registry), so neither a server
+    # nor a token is asked for, and the service runs with the identity it had.
+    log = tmp_path / "reinstall-registered.log"
+    assert msiexec("/i", first, log=log) == 0, log_text(log)[-3000:]
+    assert winservice.status() == "running"
+    assert json.loads(CONFIG.read_text(encoding="utf-8"))["agent"]["asset_id"] == asset_id
+    assert msiexec("/x", first, log=tmp_path / "uninstall-again.log") == 0
+    # With a token again (the server recognises the machine), then removed with its data.
     log = tmp_path / "reinstall.log"
-    assert _msiexec("/i", first, *INSECURE, f"TOKEN={token}", log=log) == 0, _log_text(log)[-3000:]
+    assert msiexec("/i", first, *INSECURE, f"TOKEN={token}", log=log) == 0, log_text(log)[-3000:]
     assert json.loads(CONFIG.read_text(encoding="utf-8"))["agent"]["asset_id"] == asset_id
     log = tmp_path / "purge.log"
-    assert _msiexec("/x", first, "REMOVEDATA=1", log=log) == 0, _log_text(log)[-3000:]
+    assert msiexec("/x", first, "REMOVEDATA=1", log=log) == 0, log_text(log)[-3000:]
     assert winservice.status() is None and not CONFIG.exists() and not (ROOT / "data").exists()
+    assert marker.registered_asset() is None

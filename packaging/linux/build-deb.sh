@@ -21,8 +21,7 @@ out="$repo/dist"
 cache="$repo/var/deb-build"
 python="$repo/.venv/bin/python"
 [ -x "$python" ] || python=python3
-# Pinned: pure-Python wheels, proved on Debian 12's python3 by the tests.
-wheels=(tuf==7.0.1 securesystemslib==1.6.0 urllib3==2.8.0)
+mapfile -t wheels < <(grep -Ev '^(#|$)' packaging/update-wheels.txt)
 marker="$cache/wheels/.done-$(echo "${wheels[*]}" | sha256sum | cut -c1-12)"
 if [ ! -f "$marker" ]; then
     mkdir -p "$cache/wheels"

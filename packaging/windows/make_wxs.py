@@ -20,9 +20,11 @@ files are in place):
 
 The tray starts at every user's login from ``HKLM\\...\\Run``. Uninstall stops and removes the
 service and the program files; the agent's configuration, identity, data and logs stay unless
-``REMOVEDATA=1`` is given. An upgrade (a newer MSI over an older one) replaces the program and keeps
-the registration: ``MajorUpgrade`` removes the old product first, then the new one reinstalls the
-service over the same data.
+``REMOVEDATA=1`` is given. An upgrade (another version over the installed one) replaces the program
+and keeps the registration: ``MajorUpgrade`` removes the old product first, then the new one
+reinstalls the service over the same data. ``build-msi.sh`` makes that hold for an older version
+too (the self-update's way back), and a PC the agent marked as registered installs again without
+``SERVER`` and ``TOKEN`` (``LANET_REGISTERED``, from the registry).
 
 wixl (0.101) supports custom actions only as ``FileKey`` + ``ExeCommand`` and has no
 ``Permission`` element: the folder permissions are set by the agent itself (steps 1 and 2).
@@ -46,8 +48,11 @@ LAUNCH_REFUSAL = (
     " SERVER=https://helpdesk.ejemplo.com/api TOKEN=LANET-XXXX-XXXX-XXXXXX"
 )
 
-#: A first install needs both; an upgrade or a repair keeps the registration it has.
-LAUNCH_CONDITION = "Installed OR WIX_UPGRADE_DETECTED OR (SERVER AND TOKEN)"
+#: A first install needs both; an upgrade, a repair or a registered PC keeps the registration it has
+#: (LANET_REGISTERED: the agent's mark in the registry, see lanet.agent.windows.marker).
+LAUNCH_CONDITION = "Installed OR WIX_UPGRADE_DETECTED OR LANET_REGISTERED OR (SERVER AND TOKEN)"
+#: Where the agent marks a registered PC (lanet.agent.windows.marker.KEY and VALUE).
+MARKER_KEY, MARKER_VALUE = "SOFTWARE\\LANET\\Agent", "AssetId"
 
 
 def _ident(prefix: str, rel: str) -> str:
@@ -111,6 +116,10 @@ def render(stage: Path, version: str) -> str:
     <MajorUpgrade DowngradeErrorMessage="Ya está instalada una versión más reciente de LANET Agent."/>
     <Media Id="1" Cabinet="agent.cab" EmbedCab="yes"/>
     <Property Id="MsiHiddenProperties" Value="TOKEN"/>
+    <Property Id="LANET_REGISTERED">
+      <RegistrySearch Id="LanetRegistered" Root="HKLM" Key="{MARKER_KEY}" Name="{MARKER_VALUE}"
+                      Type="raw" Win64="yes"/>
+    </Property>
     <Property Id="ARPNOMODIFY" Value="1"/>
     <Condition Message="{LAUNCH_REFUSAL}">{LAUNCH_CONDITION}</Condition>
     <Directory Id="TARGETDIR" Name="SourceDir">

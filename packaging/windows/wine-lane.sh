@@ -49,16 +49,34 @@ if [ ! -f "$cache/wheels/.done" ]; then
     touch "$cache/wheels/.done"
 fi
 
-# 3. The MSI of this checkout, and one with a higher version for the upgrade test.
+# 3. A real lanet-server's data on the host, with release keys (the root shares the network; the
+# server itself starts in step 5). The MSIs of this checkout: N, N+1 for the upgrade and the
+# self-update, and N+2, which breaks after its service starts, for the self-update's rollback. All
+# three trust the lane's release root and are published for the self-update test.
+server_dir="$(mktemp -d)"
+export LANET_DATA_DIR="$server_dir"
+export LANET_RELEASE_PASSPHRASE="the lane's release passphrase"
+server_cli="$repo/.venv/bin/lanet-server"
+"$server_cli" db upgrade >/dev/null
+"$server_cli" releases keygen --keys "$server_dir/release-keys" >/dev/null
+export LANET_TRUSTED_ROOT="$server_dir/release-keys/trusted_root.json"
 version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' src/lanet/__init__.py)"
 next_version="${version%.*}.$(( ${version##*.} + 1 ))"
+broken_version="${version%.*}.$(( ${version##*.} + 2 ))"
 msi="$(bash packaging/windows/build-msi.sh "$version" | tail -n 1)"
 msi_next="$(bash packaging/windows/build-msi.sh "$next_version" | tail -n 1)"
+msi_broken="$(LANET_BUILD_HOOK="$repo/.venv/bin/python $repo/tests_windows/broken_release.py" \
+    bash packaging/windows/build-msi.sh "$broken_version" | tail -n 1)"
+for release in "$msi:$version" "$msi_next:$next_version" "$msi_broken:$broken_version"; do
+    "$server_cli" releases publish "${release%:*}" --version "${release##*:}" --platform windows-x64 \
+        --keys "$server_dir/release-keys" >/dev/null
+done
+lane_api_key="$("$server_cli" api-keys create --name wine-lane | tail -n 1)"
 windows_path() { echo "Z:\\lanet\\${1#"$repo"/}" | sed 's|/|\\|g'; }
 
 # 4. Mounts: the repository at /lanet, /proc and /dev. Undone on exit.
 mounted=()
-cleanup_server() { :; }
+cleanup_server() { rm -rf "$server_dir"; }
 xvfb_pid=""
 cleanup() {
     cleanup_server
@@ -91,14 +109,11 @@ rm -f "$display_file"
 [ -n "$display_number" ] || { echo "wine-lane: Xvfb did not start" >&2; exit 1; }
 mount_once /tmp/.X11-unix "$root/tmp/.X11-unix" --bind
 
-# 5. A real lanet-server on the host for the tests that register (the root shares the network).
-server_dir="$(mktemp -d)"
+# 5. The lanet-server on the host for the tests that register.
 port="$("$repo/.venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-export LANET_DATA_DIR="$server_dir"
-"$repo/.venv/bin/lanet-server" db upgrade >/dev/null
-lane_token="$("$repo/.venv/bin/lanet-server" tokens create --client "Wine Lane" --site "Prefix" | tail -n 1)"
+lane_token="$("$server_cli" tokens create --client "Wine Lane" --site "Prefix" --max-uses 10 | tail -n 1)"
 lane_server="http://127.0.0.1:$port/api"
-"$repo/.venv/bin/lanet-server" serve --host 127.0.0.1 --port "$port" --workers 1 >"$server_dir/server.log" 2>&1 &
+"$server_cli" serve --host 127.0.0.1 --port "$port" --workers 1 >"$server_dir/server.log" 2>&1 &
 server_pid=$!
 cleanup_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf "$server_dir"; }
 for _ in $(seq 1 100); do
@@ -116,7 +131,8 @@ run() {  # a command inside the root, with Wine's environment; stdio never a reg
         WINEPREFIX=/opt/lane/prefix WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml=;winedbg.exe=d' \
         LANET_LANE_SERVER="${lane_server:-}" LANET_LANE_TOKEN="${lane_token:-}" \
         LANET_LANE_MSI="$(windows_path "$msi")" LANET_LANE_MSI_NEXT="$(windows_path "$msi_next")" \
-        LANET_LANE_MSI_NEXT_VERSION="$next_version" \
+        LANET_LANE_MSI_NEXT_VERSION="$next_version" LANET_LANE_MSI_BROKEN_VERSION="$broken_version" \
+        LANET_LANE_API_KEY="${lane_api_key:-}" \
         timeout "$@"
 }
 (run 3600 /usr/lib/wine/wineserver64 -p </dev/null >/dev/null 2>&1 &)

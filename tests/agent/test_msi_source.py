@@ -50,7 +50,15 @@ def test_the_token_is_hidden_and_a_first_install_needs_server_and_token(stage: P
     assert hidden is not None and hidden.get("Value") == "TOKEN"
     condition = product.find("w:Condition", NS)
     assert condition is not None
-    assert condition.text == "Installed OR WIX_UPGRADE_DETECTED OR (SERVER AND TOKEN)"
+    assert condition.text == "Installed OR WIX_UPGRADE_DETECTED OR LANET_REGISTERED OR (SERVER AND TOKEN)"
+    # A registered PC (the agent's mark in the registry) installs again without them.
+    search = product.find("w:Property[@Id='LANET_REGISTERED']/w:RegistrySearch", NS)
+    assert search is not None
+    assert (search.get("Root"), search.get("Key"), search.get("Name")) == (
+        "HKLM",
+        "SOFTWARE\\LANET\\Agent",
+        "AssetId",
+    )
     assert "TOKEN=" in condition.get("Message", "")
     assert product.get("Version") == "1.2.3"
     assert product.find("w:MajorUpgrade", NS) is not None

@@ -126,6 +126,11 @@ STAFF_ROUTES = [
     ("POST", "/portal/tickets/{ticket}/status"),
     ("POST", "/portal/tickets/{ticket}/assign"),
     ("POST", "/portal/assets/{asset}/lifecycle"),
+    ("GET", "/portal/releases"),
+    ("GET", "/portal/releases/0.1.0"),
+    ("POST", "/portal/releases/0.1.0/rollout"),
+    ("POST", "/portal/releases/0.1.0/pause"),
+    ("POST", "/portal/releases/0.1.0/resume"),
 ]
 
 

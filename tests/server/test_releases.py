@@ -6,6 +6,7 @@ so what is checked here is what an agent will refuse: a tampered package, a wron
 replayed metadata.
 """
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -236,6 +237,35 @@ def test_lost_online_keys_and_a_new_targets_key_reach_agents_that_trust_the_firs
         assert info is not None and Path(updater.download_target(info)).read_bytes() == package.read_bytes()
     # The replaced keys stay beside the new ones until the operator removes them.
     assert len(list(keys_dir.glob("targets.*.pem"))) == 1 and len(list(keys_dir.glob("root.*.pem"))) == 1
+
+
+def test_offline_metadata_is_re_signed_before_it_expires_and_agents_follow(
+    live: LiveServer, keys_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lanet.server.services.releases.repository import OfflineKeys
+
+    agent = _agent(live)
+    first_root = (keys_dir / "trusted_root.json").read_bytes()
+    package = _package(tmp_path / "build")
+    assert _publish(package, "0.2.0", keys_dir) == 0
+    repository = ReleaseRepository(Path(live.env["LANET_DATA_DIR"]) / "releases")
+    in_eleven_months = datetime.now(UTC) + timedelta(days=340)
+    assert set(repository.expiring_offline(in_eleven_months)) == {"root", "targets"}
+    capsys.readouterr()
+    assert server_cli(["releases", "resign", "--keys", str(keys_dir)]) == 0
+    said = capsys.readouterr().out
+    assert "root re-signed with the same key" in said and "targets re-signed with the same key" in said
+    # Eleven months on, the operator re-signs again: a year from then, nothing warns.
+    expiries = repository.resign_offline(OfflineKeys(keys_dir, PASSPHRASE), now=in_eleven_months)
+    assert all(e > in_eleven_months + timedelta(days=360) for e in expiries.values())
+    assert repository.expiring_offline(in_eleven_months + timedelta(days=1)) == {}
+    # An agent that only knows root v1 follows v2 and v3 and still verifies the package.
+    updater = _updater(live, agent, tmp_path / "agent", root=first_root)
+    updater.refresh()
+    info = updater.get_targetinfo("linux-deb/" + PACKAGE)
+    assert info is not None and Path(updater.download_target(info)).read_bytes() == package.read_bytes()
+    root = json.loads((tmp_path / "agent" / "metadata" / "root.json").read_bytes())
+    assert root["signed"]["version"] == 3
 
 
 # --- rollouts in the heartbeat ------------------------------------------------------------------
@@ -477,3 +507,63 @@ def test_technicians_roll_out_pause_and_follow_a_release_through_the_api(
             e.actor for e in session.scalars(select(AuditEntry).where(AuditEntry.action.like("release.%")))
         }
     assert "apikey:helpdesk" in actors
+
+
+def test_technicians_follow_and_roll_out_releases_in_the_portal(
+    app: Flask, client: FlaskClient, fleet: dict[str, Any], db: Any
+) -> None:
+    from lanet.server.services.users import create_user
+    from tests.server.portal_world import PASSWORD, Portal
+
+    with db.session() as session:
+        create_user(session, email="tec@lanet.mx", role="technician", password=PASSWORD, actor="test")
+    portal = Portal(app.test_client())
+    assert portal.login("tec@lanet.mx").status_code == 302
+    listing = portal.get("/portal/releases").get_data(as_text=True)
+    assert "Versiones del agente" in listing and "0.2.0" in listing and "firmada como reversión" in listing
+    assert "Sin desplegar" in listing
+
+    # Bad input: the page says what is wrong, in Spanish, and nothing is rolled out.
+    for form, problem in (
+        ({"percent": "120"}, "Porcentaje: un número entero de 0 a 100."),
+        ({"percent": "10", "site": "Norte"}, "escriba también el cliente"),
+        ({"percent": "10", "client": "Nadie"}, "No existe ese cliente."),
+        ({"percent": "10", "client": "Cafe", "site": "Oeste"}, "no tiene un sitio con ese nombre"),
+        ({"percent": "10", "threshold": "abc"}, "Umbral de fallas: un porcentaje de 0 a 100."),
+    ):
+        refused = portal.post("/portal/releases/0.2.0/rollout", form)
+        assert refused.status_code == 422 and problem in refused.get_data(as_text=True), form
+    with db.session() as session:
+        assert session.scalars(select(Rollout)).first() is None
+    assert portal.post("/portal/releases/9.9.9/rollout", {"percent": "5"}).status_code == 404
+
+    done = portal.post(
+        "/portal/releases/0.2.0/rollout", {"percent": "100", "client": "Cafe", "site": "Norte", "now": "1"}
+    )
+    assert done.status_code == 302 and "notice=rollout_saved" in done.headers["Location"]
+    offer = _offer(client, fleet["north"])
+    assert offer is not None and offer["version"] == "0.2.0" and offer["now"] is True
+    assert _offer(client, fleet["south"]) is None
+    assert (
+        _report(
+            client, fleet["north"], "failed", "0b7f6a0e-4c31-4f0e-9d7e-0000000000aa", "dpkg -i failed: broken"
+        ).status_code
+        == 200
+    )
+    page = portal.get("/portal/releases/0.2.0").get_data(as_text=True)
+    assert "100 % de Cafe / Norte · de inmediato" in page
+    assert "Falló" in page and "dpkg -i failed: broken" in page and "En pausa" in page  # 1 of 1 > 2 %
+
+    assert portal.post("/portal/releases/0.2.0/resume").status_code == 302
+    assert "Activo" in portal.get("/portal/releases/0.2.0").get_data(as_text=True)
+    assert portal.post("/portal/releases/0.2.0/pause", {"reason": "esperando al cliente"}).status_code == 302
+    assert "esperando al cliente" in portal.get("/portal/releases/0.2.0").get_data(as_text=True)
+    assert portal.get("/portal/language?lang=en&next=/portal/releases/0.2.0").status_code == 302
+    english = portal.get("/portal/releases/0.2.0").get_data(as_text=True)
+    assert "Agent versions" in english and "Failed" in english and "Versiones" not in english
+    with db.session() as session:
+        actors = {
+            (e.action, e.actor)
+            for e in session.scalars(select(AuditEntry).where(AuditEntry.action.like("release.%")))
+        }
+    assert {("release.rollout", "user:tec@lanet.mx"), ("release.pause", "user:tec@lanet.mx")} <= actors

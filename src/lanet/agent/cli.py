@@ -78,6 +78,10 @@ def cmd_register(args: argparse.Namespace) -> int:
         _log_to_file(args).error("%s", exc)  # the installer runs this without a console to show it
         print(f"lanet-agent: {exc}", file=sys.stderr)
         return exc.exit_code
+    if sys.platform == "win32" and not args.home:
+        from lanet.agent.windows import marker
+
+        marker.mark_registered(result.asset_id)
     print(f"asset id: {result.asset_id}{' (already registered machine)' if result.existing else ''}")
     print(f"client:   {result.client_name} ({result.client_id})")
     print(f"site:     {result.site_name} ({result.site_id})")
@@ -187,6 +191,10 @@ def cmd_remove_data(args: argparse.Namespace) -> int:
         if folder.exists():
             shutil.rmtree(folder)
             print(f"removed {folder}")
+    if sys.platform == "win32" and not args.home:
+        from lanet.agent.windows import marker
+
+        marker.clear()
     return 0
 
 

@@ -12,17 +12,31 @@ from pathlib import Path
 
 #: The frozen Windows build's executables, all in ``<install folder>\\bin``.
 LAUNCHERS = frozenset({"agent.exe", "agent-service.exe", "agent-tray.exe"})
+#: The frozen build's own interpreters, beside the launchers: they run the agent's worker processes.
+INTERPRETERS = frozenset({"python.exe", "pythonw.exe"})
 
 
 def bundle_root() -> Path | None:
-    """The install folder when this process is one of the frozen build's executables.
+    """The install folder when this process is one of the frozen build's executables, or its
+    ``python.exe`` running one of the agent's workers.
 
     The MSI lets the administrator choose where the agent goes; the folders follow the program.
     """
     exe = Path(sys.executable)
-    if sys.platform == "win32" and exe.name.lower() in LAUNCHERS and exe.parent.name.lower() == "bin":
+    if sys.platform != "win32" or exe.parent.name.lower() != "bin":
+        return None
+    name = exe.name.lower()
+    if name in LAUNCHERS or (name in INTERPRETERS and exe.with_name("agent-service.exe").exists()):
         return exe.parent.parent
     return None
+
+
+def module_runner() -> list[str]:
+    """How to start ``python -m <one of the agent's modules>`` from this process: in the frozen
+    build ``sys.executable`` is a launcher that runs one fixed module, so its ``python.exe``."""
+    if bundle_root() is not None:
+        return [str(Path(sys.executable).with_name("python.exe"))]
+    return [sys.executable]
 
 
 @dataclass(frozen=True)
@@ -39,10 +53,15 @@ class AgentPaths:
         return cls(home / "config", home / "data", home / "logs", home / "scripts", home / "run")
 
     @classmethod
+    def for_install(cls, root: Path) -> "AgentPaths":
+        """The MSI's layout under its install folder (the seed's; the run folder is the data one)."""
+        return cls(root / "config", root / "data", root / "logs", root / "scripts", root / "data")
+
+    @classmethod
     def default(cls) -> "AgentPaths":
         if sys.platform == "win32":
             root = bundle_root() or Path(os.environ.get("PROGRAMFILES", "C:\\Program Files")) / "LANET Agent"
-            return cls(root / "config", root / "data", root / "logs", root / "scripts", root / "data")
+            return cls.for_install(root)
         if sys.platform == "darwin":
             root = Path("/Library/Application Support/LANET Agent")
             return cls(

@@ -39,7 +39,12 @@ def maintenance_pass(db: Database, releases: Path | None = None) -> None:
         if resigned:
             log.info("release metadata re-signed: %s", ", ".join(resigned))
         for role, left in repository.expiring_offline().items():
-            log.warning("the release %s metadata expires in %s: re-sign it with the offline key", role, left)
+            log.warning(
+                "the release %s metadata expires in %s: re-sign it with the offline keys"
+                " (lanet-server releases resign --keys DIR)",
+                role,
+                left,
+            )
 
 
 def maintenance_loop(settings: Settings, stop: threading.Event) -> None:

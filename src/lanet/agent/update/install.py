@@ -1,22 +1,23 @@
-"""The swap and its health gate: ``python -m lanet.agent.update.install [--home H]``.
+"""The swap and its health gate: ``python -m lanet.agent.update.install [--home H | --install-root R]``.
 
 Started by the update worker once a release is staged, detached from the service it replaces (a
-transient systemd unit of its own, or a session of its own where there is no systemd), so it
-outlives the old service stopping and the new version crashing at start. It:
+transient systemd unit of its own, a session of its own where there is no systemd, a detached
+process run from a copy of the runtime on Windows), so it outlives the old service stopping and the
+new version crashing at start. It:
 
 1. records the swap (``update.pending``: the new and the previous version and their packages);
-2. installs the staged package (``dpkg -i``) and restarts the service;
+2. installs the staged package (``dpkg -i``, or the MSI's major upgrade) and makes sure the service
+   runs it (:mod:`lanet.agent.update.packages`);
 3. waits for the new version to complete a heartbeat (the service marks ``update.healthy``) for
    ``updates.health_timeout`` seconds;
-4. reports ``healthy``, or installs the previous package again, restarts, and reports
-   ``rolled_back`` with the reason.
+4. reports ``healthy``, or installs the previous package again, and reports ``rolled_back`` with
+   the reason.
 
 Every step is reported through the agent's outbox, so the server hears of it from whichever version
 runs afterwards.
 """
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -28,13 +29,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from lanet.agent.config import load_config
-from lanet.agent.paths import AgentPaths
+from lanet.agent.paths import LAUNCHERS, AgentPaths
 from lanet.agent.secrets.protect import default_protector
 from lanet.agent.store import Store
-from lanet.agent.update import HEALTHY, INSTALLED_PACKAGE, PENDING, STAGED, report
+from lanet.agent.update import (
+    HEALTHY,
+    INSTALLED_PACKAGE,
+    PENDING,
+    STAGED,
+    package_platform,
+    report,
+    updates_dir,
+)
+from lanet.agent.update.packages import Deb, Msi, Packages, systemd_running, wait_exit
 
 log = logging.getLogger("lanet.agent.update")
 POLL = 1.0
@@ -42,13 +50,10 @@ POLL = 1.0
 CARRIED_ENV = ("PYTHONPATH", "LANET_AGENT_HOME")
 
 
-def systemd_running() -> bool:
-    return Path("/run/systemd/system").is_dir()
-
-
 def detach(argv: list[str], log_file: Path) -> None:
     """Start ``argv`` outside the service: a transient unit under systemd (a restart of the service
-    kills its whole cgroup), a new session otherwise."""
+    kills its whole cgroup), a new session elsewhere on Unix, and on Windows a detached process out
+    of the service's job (the MSI stops the service it replaces)."""
     runner = shutil.which("systemd-run")
     if systemd_running() and runner:
         unit = f"lanet-agent-update-{int(time.time())}"
@@ -70,69 +75,37 @@ def detach(argv: list[str], log_file: Path) -> None:
         return
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as out:
-        subprocess.Popen(  # noqa: S603
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True
-        )
-
-
-def _dpkg_install(package: str) -> tuple[bool, str]:
-    done = subprocess.run(  # noqa: S603 - Debian's dpkg
-        [shutil.which("dpkg") or "/usr/bin/dpkg", "-i", package],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-    )
-    return done.returncode == 0, (done.stdout + done.stderr)[-800:]
-
-
-class Service:
-    """Restarts the agent's service: systemd's unit, or, without systemd, the process that started
-    this update (stopped with SIGTERM and started again with its own command line)."""
-
-    def __init__(self, pid: int | None) -> None:
-        self.pid = pid
-        self.argv: list[str] | None = None
-        self.cwd: str | None = None
-        if pid and not systemd_running():
-            try:
-                process = psutil.Process(pid)
-                self.argv, self.cwd = process.cmdline(), process.cwd()
-            except psutil.Error:
-                self.argv = None
-
-    def restart(self, logs: Path) -> None:
-        if systemd_running():
-            subprocess.run(["systemctl", "restart", "lanet-agent.service"], check=False, timeout=120)  # noqa: S607
+        if sys.platform != "win32":
+            subprocess.Popen(  # noqa: S603
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True
+            )
             return
-        if self.pid:
-            self._stop(self.pid)
-        if self.argv:
-            with open(logs / "agent-restart.out", "ab") as out:
-                proc = subprocess.Popen(  # noqa: S603
-                    self.argv,
-                    cwd=self.cwd,
+        detached = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
+        # Out of the service's job if it has one; a job that forbids breaking away still lets the
+        # process run detached.
+        for flags in (detached | subprocess.CREATE_BREAKAWAY_FROM_JOB, detached):
+            try:
+                subprocess.Popen(  # noqa: S603
+                    argv,
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=out,
-                    start_new_session=True,
+                    close_fds=True,
+                    creationflags=flags,
                 )
-            self.pid = proc.pid
+                return
+            except OSError:
+                if flags == detached:
+                    raise
 
-    @staticmethod
-    def _stop(pid: int, grace: float = 20.0) -> None:
-        """SIGTERM, then SIGKILL after ``grace``. psutil's wait also reaps a service this installer
-        started itself (after a first restart), which a bare ``kill(pid, 0)`` would see as alive."""
-        try:
-            process = psutil.Process(pid)
-            process.terminate()
-            process.wait(grace)
-        except psutil.NoSuchProcess:
-            return
-        except psutil.TimeoutExpired:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
+
+def windows_runner(paths: AgentPaths, install_root: Path) -> Path:
+    """A copy of the frozen runtime (``bin\\`` without the launchers) in ``data\\cache\\updates``,
+    to run the installer from while the MSI replaces ``bin\\``; returns its ``python.exe``."""
+    target = updates_dir(paths) / "installer"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(install_root / "bin", target, ignore=shutil.ignore_patterns(*LAUNCHERS, "__pycache__"))
+    return target / "python.exe"
 
 
 def _wait_healthy(store: Store, version: str, deadline: float) -> bool:
@@ -143,7 +116,7 @@ def _wait_healthy(store: Store, version: str, deadline: float) -> bool:
     return bool(store.get(HEALTHY) == version)
 
 
-def swap(paths: AgentPaths, store: Store, asset_id: str, service: Service, health_timeout: int) -> int:
+def swap(paths: AgentPaths, store: Store, asset_id: str, packages: Packages, health_timeout: int) -> int:
     staged: dict[str, Any] | None = store.get(STAGED)
     if not staged:
         log.info("nothing staged")
@@ -154,57 +127,70 @@ def swap(paths: AgentPaths, store: Store, asset_id: str, service: Service, healt
     swap_file = paths.cache_dir / "updates" / "swap.json"
     swap_file.write_text(json.dumps({**staged, "pid": os.getpid()}))
     try:
-        return _swap(paths, store, asset_id, service, health_timeout, staged)
+        return _swap(store, asset_id, packages, health_timeout, staged)
     finally:
         swap_file.unlink(missing_ok=True)
         store.put(PENDING, None)
 
 
+def _prune(folder: Path, keep: set[str]) -> None:
+    """Downloaded packages other than the running one and the way back: each is tens of MB."""
+    kept = {Path(k).resolve() for k in keep}
+    for package in folder.iterdir():
+        if package.is_file() and package.resolve() not in kept:
+            package.unlink(missing_ok=True)
+
+
 def _swap(
-    paths: AgentPaths,
-    store: Store,
-    asset_id: str,
-    service: Service,
-    health_timeout: int,
-    staged: dict[str, Any],
+    store: Store, asset_id: str, packages: Packages, health_timeout: int, staged: dict[str, Any]
 ) -> int:
     version, previous, running = staged["version"], staged["previous"], staged.get("from_version")
-    ok, output = _dpkg_install(staged["new"])
+    ok, output = packages.install(staged["new"])
     if not ok:
         log.error("installing %s failed: %s", version, output)
-        report(store, asset_id, version, "failed", f"dpkg -i failed: {output}", running=running)
-        _dpkg_install(previous)  # leaves the previous version whole, whatever dpkg did half
-        service.restart(paths.logs_dir)
+        report(store, asset_id, version, "failed", output, running=running)
+        packages.install(previous)  # leaves the previous version whole, whatever was done half
+        packages.restart()
         return 1
-    report(store, asset_id, version, "installed", running=running)
-    service.restart(paths.logs_dir)
+    report(store, asset_id, version, "installed", output, running=running)
+    packages.restart()
     if _wait_healthy(store, version, time.time() + health_timeout):
         log.info("%s is healthy", version)
         report(store, asset_id, version, "healthy", running=version)
         store.put(INSTALLED_PACKAGE, staged["new"])
+        _prune(Path(staged["new"]).parent, keep={staged["new"], previous})
         return 0
     reason = f"{version} did not complete a heartbeat within {health_timeout} s; {running} reinstalled"
     log.error("%s", reason)
-    ok, output = _dpkg_install(previous)
+    ok, output = packages.install(previous)
     if not ok:
         reason += f" (but reinstalling it failed: {output})"
-    service.restart(paths.logs_dir)
+    packages.restart()
     report(store, asset_id, version, "rolled_back" if ok else "failed", reason, running=running)
     return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lanet-agent-install")
-    parser.add_argument("--home")
-    parser.add_argument("--service-pid", type=int)
+    location = parser.add_mutually_exclusive_group()
+    location.add_argument("--home")
+    location.add_argument("--install-root", help="the MSI's install folder (the frozen build)")
+    parser.add_argument("--service-pid", type=int, help="the agent to restart where there is no systemd")
+    parser.add_argument("--wait-pid", type=int, help="a process to let end first (the worker)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [install] %(message)s", stream=sys.stderr)
-    paths = AgentPaths.resolve(args.home)
+    root = Path(args.install_root) if args.install_root else None
+    paths = AgentPaths.for_install(root) if root else AgentPaths.resolve(args.home)
     config = load_config(paths.config_file)
     store = Store(paths.database, default_protector(paths.key_file, config.security.encryption_enabled))
-    service = Service(args.service_pid)
+    wait_exit(args.wait_pid)
+    packages: Packages
+    if package_platform() == "windows-x64":
+        packages = Msi(root or paths.config_dir.parent, paths.logs_dir)
+    else:
+        packages = Deb(args.service_pid, paths.logs_dir)
     try:
-        return swap(paths, store, str(config.agent.asset_id), service, int(config.updates.health_timeout))
+        return swap(paths, store, str(config.agent.asset_id), packages, int(config.updates.health_timeout))
     finally:
         store.close()
 

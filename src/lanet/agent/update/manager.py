@@ -9,14 +9,13 @@ window, not in a loop.
 import json
 import logging
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import lanet
-from lanet.agent.paths import AgentPaths
+from lanet.agent.paths import AgentPaths, module_runner
 from lanet.agent.store import Store
 from lanet.agent.update import ATTEMPT, HEALTHY, OFFER, PENDING, package_platform, report, updates_dir
 from lanet.agent.update.schedule import in_window
@@ -126,8 +125,9 @@ class Updates:
             return
         log.info("starting the update worker for %s", offer["version"])
         self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "lanet.agent.update.worker", *self.worker_args],
+            [*module_runner(), "-m", "lanet.agent.update.worker", *self.worker_args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
         )

@@ -20,7 +20,7 @@ from typing import Any
 import lanet
 from lanet.agent.backend import ca_bundle_of
 from lanet.agent.config import load_config
-from lanet.agent.paths import AgentPaths
+from lanet.agent.paths import AgentPaths, bundle_root
 from lanet.agent.secrets import credentials
 from lanet.agent.secrets.protect import default_protector
 from lanet.agent.store import Store
@@ -34,7 +34,7 @@ from lanet.agent.update import (
     report,
     updates_dir,
 )
-from lanet.agent.update.install import detach
+from lanet.agent.update.install import detach, windows_runner
 from lanet.protocol.versions import is_newer
 
 log = logging.getLogger("lanet.agent.update")
@@ -139,6 +139,31 @@ def stage(
     return staged
 
 
+def start_installer(paths: AgentPaths, home: str | None) -> None:
+    """Hand the staged release to the installer, detached: it outlives this worker and the service."""
+    location = ["--home", home] if home else []
+    python = sys.executable
+    if package_platform() == "windows-x64":
+        root = bundle_root()
+        if root is not None and not home:
+            location = ["--install-root", str(root)]
+        # The MSI replaces bin\, which this very runtime runs from: the installer runs from a copy.
+        python = str(windows_runner(paths, root or paths.config_dir.parent))
+    detach(
+        [
+            python,
+            "-m",
+            "lanet.agent.update.install",
+            *location,
+            "--service-pid",
+            str(os.getppid()),
+            "--wait-pid",
+            str(os.getpid()),
+        ],
+        paths.logs_dir / "update.log",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lanet-agent-update")
     parser.add_argument("--home")
@@ -174,19 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         report(store, asset_id, offer["version"], "staged")
         log.info("release %s staged: %s", offer["version"], staged["new"])
-        if package_platform() == "linux-deb":
-            home = ["--home", args.home] if args.home else []
-            detach(
-                [
-                    sys.executable,
-                    "-m",
-                    "lanet.agent.update.install",
-                    *home,
-                    "--service-pid",
-                    str(os.getppid()),
-                ],
-                paths.logs_dir / "update.log",
-            )
+        start_installer(paths, args.home)
         return 0
     finally:
         store.close()

@@ -246,6 +246,18 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resign(args: argparse.Namespace) -> int:
+    from lanet.server.services.releases.repository import RepositoryError
+
+    try:
+        expiries = _repository().resign_offline(_offline(args))
+    except RepositoryError as exc:
+        raise CliError(str(exc)) from None
+    for role, expires in expiries.items():
+        print(f"{role} re-signed with the same key; expires {expires.isoformat()}")
+    return 0
+
+
 def register(sub: Any) -> None:
     group = sub.add_parser("releases", help="signed agent releases and rollouts").add_subparsers(
         dest="verb", required=True
@@ -295,6 +307,12 @@ def register(sub: Any) -> None:
     status.add_argument("version")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)
+
+    resign = group.add_parser(
+        "resign", help="re-sign the offline metadata (root, targets) before it expires, same keys"
+    )
+    keys_argument(resign)
+    resign.set_defaults(func=cmd_resign)
 
     rotate = group.add_parser("rotate-key", help="replace a release key (online: snapshot and timestamp)")
     rotate.add_argument("role", choices=("online", "root", "targets"))

@@ -1,9 +1,9 @@
 """The client asset portal: server-rendered pages for customers and the MSP's technicians.
 
 Customers (``client_admin``, ``solicitante``) see their own client's machines, inventory, live metrics
-and tickets; technicians also manage installation tokens, run scripts, push configuration and work the
-tickets inbox. Everything the pages need (scripts, styles, the chart code) is served from
-``static/``: the portal works on a closed network.
+and tickets; technicians also manage installation tokens, run scripts, push configuration, roll out
+agent releases and work the tickets inbox. Everything the pages need (scripts, styles, the chart
+code) is served from ``static/``: the portal works on a closed network.
 """
 
 import importlib
@@ -16,7 +16,7 @@ from lanet.server.api.errors import HTML_ERROR_PAGES
 from lanet.server.portal.blueprint import bp, error_page
 
 #: Modules whose routes register on the blueprint when imported.
-ROUTE_MODULES = ("assets", "auth", "staff", "tickets")
+ROUTE_MODULES = ("assets", "auth", "releases", "staff", "tickets")
 #: Modules that hold no routes.
 HELPER_MODULES = ("blueprint", "i18n", "scope")
 

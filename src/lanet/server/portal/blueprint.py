@@ -40,6 +40,9 @@ NOTICES: dict[str, tuple[str, str]] = {
     "asset_retired": ("Equipo retirado: su agente ya no puede conectarse.", "ok"),
     "asset_rejected": ("Reemplazo rechazado: el equipo nuevo quedó retirado.", "ok"),
     "asset_merged": ("Equipos fusionados: este equipo conserva el historial del anterior.", "ok"),
+    "rollout_saved": ("Despliegue guardado; los equipos lo reciben en su próximo heartbeat.", "ok"),
+    "rollout_paused": ("Despliegue en pausa: la versión ya no se ofrece.", "ok"),
+    "rollout_resumed": ("Despliegue reanudado.", "ok"),
 }
 
 

@@ -374,6 +374,24 @@ class ReleaseRepository:
             self._snapshot_and_timestamp(now)
             return root.signed.version
 
+    def resign_offline(self, offline: OfflineKeys, now: datetime | None = None) -> dict[str, datetime]:
+        """Push the offline roles' expiry a year on, with the same keys: a new root version (agents
+        fetch root versions by number, so an existing one re-signed would never reach them) and a
+        new targets version. Returns the new expiries."""
+        now = now or _now()
+        root_signer, targets_signer = offline.signer("root"), offline.signer("targets")
+        with self._locked():
+            root = self._new_root(now)
+            if targets_signer.public_key.keyid not in root.signed.roles["targets"].keyids:
+                raise RepositoryError("that targets key is not the one the repository's root trusts")
+            self._save(root, root_signer)
+            targets: Metadata[Targets] = self._current("targets")
+            targets.signed.version += 1
+            targets.signed.expires = now + EXPIRY["targets"]
+            self._save(targets, targets_signer)
+            self._snapshot_and_timestamp(now)
+        return {role: self._current(role).signed.expires for role in OFFLINE_ROLES}
+
     def rotate_offline(self, role: str, offline: OfflineKeys, now: datetime | None = None) -> int:
         """A new root or targets key in ``offline``'s folder. A new root version is signed by the old
         root key and the new one, so agents that trust the old one accept it."""
