@@ -20,18 +20,21 @@ from sqlalchemy import BigInteger, Column, Float, Integer, String, Text
 
 from lanet.protocol.common import INT32_MAX
 from lanet.protocol.limits import INT64_MAX, INT64_MIN, check_free_json
+from lanet.protocol.patches import PatchItem
 from lanet.server.api.operations import ApiBlueprint
 from lanet.server.blueprints import admin, agents, meta, releases, tickets
 from lanet.server.models import (
     AgentLog,
     Alert,
     Asset,
+    AssetPatch,
     AssetService,
     AssetSoftware,
     AssetUpdate,
     Command,
     ConfigOverride,
     MetricSample,
+    PatchScanRecord,
     Rollout,
     Ticket,
     TicketComment,
@@ -128,6 +131,18 @@ STORAGE: dict[str, Any] = {
     "HeartbeatRequest.agent_version": col(Asset, "agent_version"),
     "HeartbeatRequest.config_revision": col(Asset, "config_revision_applied"),
     "HeartbeatRequest.update_platform": col(Asset, "update_platform"),
+    "PatchScan.asset_id": DROPPED,  # checked against the JWT
+    "PatchScan.scan_id": col(PatchScanRecord, "scan_id"),
+    "PatchScan.scanned_at": col(PatchScanRecord, "scanned_at"),
+    "PatchScan.source": col(PatchScanRecord, "source"),
+    "PatchScan.items": DROPPED,  # the list itself: its items are rows
+    "PatchScan.reboot_pending": col(PatchScanRecord, "reboot_pending"),
+    "PatchScan.reboot_sources": col(PatchScanRecord, "reboot_sources"),
+    "PatchScan.reboot_sources[]": JSON,
+    "PatchScan.error": col(PatchScanRecord, "error"),
+    "PatchScan.duration_ms": col(PatchScanRecord, "duration_ms"),
+    **{f"PatchItem.{n}": col(AssetPatch, n) for n in PatchItem.model_fields},  # one column each
+    "PatchItem.kb[]": JSON,
     "HeartbeatRequest.alerts": DROPPED,
     "HeartbeatRequest.logs": DROPPED,
     "HeartbeatRequest.command_acks": DROPPED,

@@ -14,12 +14,13 @@ import time
 from typing import Any
 
 import lanet
-from lanet.agent import backend, collectors, folders, heartbeat, local, logs, update
+from lanet.agent import backend, collectors, folders, heartbeat, local, logs, patches, update
 from lanet.agent.config import apply_pushed, load_config
 from lanet.agent.executor import Executor, checked_result
 from lanet.agent.inventory import CHECK_EVERY, Inventory
 from lanet.agent.monitor import Monitor
 from lanet.agent.outbox import Kind, Outbox
+from lanet.agent.patches.manager import Patches
 from lanet.agent.paths import AgentPaths
 from lanet.agent.secrets import credentials
 from lanet.agent.secrets.protect import default_protector
@@ -58,7 +59,10 @@ class Agent:
             lambda: self.config, self.store, self.sampler, self.monitor, self.log_buffer, self.executor.acks
         )
         self.updates = Updates(self.store, lambda: self.config, paths, home_given, self._wake.set)
-        self.heartbeats.on_answer(self.apply_config_updates, self.executor.submit, self.updates.answered)
+        self.patches = Patches(self.store, lambda: self.config, paths, home_given, self._wake.set)
+        self.heartbeats.on_answer(
+            self.apply_config_updates, self.executor.submit, self.updates.answered, self.patches.request
+        )
         self.inventory = Inventory(self.store, self.outbox, lambda: self.config.agent.asset_id, self._soon)
         self.desk = AgentTicketDesk(
             self.store,
@@ -75,6 +79,7 @@ class Agent:
             Kind("heartbeat", "/agents/heartbeat", 5, False, beats.as_sent, beats.answered),
             Kind("inventory", "/agents/inventory", 7, True, lambda p: p["body"], self.inventory.delivered),
             update.REPORTS,
+            patches.SCANS,
         ):
             self.outbox.register(kind)
         self.next_heartbeat = 0.0
@@ -161,6 +166,7 @@ class Agent:
             self.next_heartbeat = now + interval * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311
             self.heartbeats.queue(self.outbox, checkin=not enabled)
         self.updates.tick()
+        self.patches.tick()
         self.drain()
 
     def drain(self, deadline: float | None = None) -> int:

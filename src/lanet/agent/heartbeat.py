@@ -138,17 +138,21 @@ class HeartbeatSource:
         self._acks = acks
         self._configure: Callable[[dict[str, Any]], None] = lambda _updates: None
         self._command: Callable[[dict[str, Any]], None] = lambda _command: None
+        self._update: Callable[[dict[str, Any] | None], None] = lambda _offer: None
+        self._scan: Callable[[], None] = lambda: None
 
     def on_answer(
         self,
         configure: Callable[[dict[str, Any]], None],
         command: Callable[[dict[str, Any]], None],
         update: Callable[[dict[str, Any] | None], None] = lambda _offer: None,
+        scan: Callable[[], None] = lambda: None,
     ) -> None:
-        """Where the answer's pushed configuration, commands and release offer go (the wiring)."""
+        """Where the answer's pushed configuration, commands, release offer and scan request go."""
         self._configure = configure
         self._command = command
         self._update = update
+        self._scan = scan
 
     def answered(self, _payload: dict[str, Any], data: dict[str, Any], sent: dict[str, Any]) -> None:
         """The outbox's answer handler: dead letters reported, configuration applied, commands run.
@@ -171,6 +175,8 @@ class HeartbeatSource:
         if reply.config_revision is not None:
             self.store.put("config_revision", reply.config_revision)
         self._update(envelope.get("update"))
+        if reply.patch_scan:
+            self._scan()
         if commands is not None and not isinstance(commands, list):
             wire.warning("heartbeat reply: commands is not a list, ignored")
             commands = None

@@ -169,3 +169,4 @@ class HeartbeatResponse(WireModel):
         default=None, description="Echo this in the next heartbeat once config_updates are applied"
     )
     update: UpdateOffer | None = Field(default=None, description="A signed release this agent should install")
+    patch_scan: bool = Field(default=False, description="A technician asked for an OS update scan now")

@@ -15,6 +15,9 @@ MAX_OUTPUT_CHARS = 64 * 1024
 #: The largest screenshot a ticket may carry (PNG bytes, before base64).
 MAX_SCREENSHOT_BYTES = 5 * 1024 * 1024
 
+#: Updates one patch scan lists; the agent cuts a longer list and says so in the scan's error.
+MAX_SCAN_ITEMS = 5000
+
 #: The smallest ``logging.max_size`` accepted: below it a rotating log would rotate on every line.
 MIN_LOG_FILE_SIZE = 4096
 

@@ -49,3 +49,31 @@ UPDATE_STATES: tuple[str, ...] = get_args(UpdateState)
 FINAL_UPDATE_STATES: tuple[str, ...] = ("healthy", "rolled_back", "failed")
 #: These count against the rollout's failure threshold.
 FAILED_UPDATE_STATES: tuple[str, ...] = ("rolled_back", "failed")
+
+PatchSource = Literal["windows_update", "apt", "dnf"]
+"""Where an OS update comes from: the Windows Update Agent, Debian's apt, Fedora's dnf."""
+PATCH_SOURCES: tuple[str, ...] = get_args(PatchSource)
+
+PatchClassification = Literal["critical", "security", "definition", "feature", "driver", "other"]
+"""Windows Update's categories, folded; apt and dnf say ``security`` by origin or advisory."""
+PATCH_CLASSIFICATIONS: tuple[str, ...] = get_args(PatchClassification)
+
+PatchSeverity = Literal["critical", "important", "moderate", "low", "unspecified"]
+"""The MSRC severity (``MsrcSeverity``) or the advisory's; ``unspecified`` where none is given."""
+PATCH_SEVERITIES: tuple[str, ...] = get_args(PatchSeverity)
+
+PatchState = Literal[
+    "available",
+    "approved",
+    "denied",
+    "downloading",
+    "installed",
+    "failed",
+    "reboot_pending",
+    "verified",
+    "not_upgraded",
+]
+"""Where one update is on one asset: ``available``, ``approved`` and ``denied`` are the server's
+decisions; the rest the agent reports (``not_upgraded``: the package manager said it installed, the
+version on disk says otherwise)."""
+PATCH_STATES: tuple[str, ...] = get_args(PatchState)

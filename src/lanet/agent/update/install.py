@@ -29,9 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lanet.agent.config import load_config
 from lanet.agent.paths import LAUNCHERS, AgentPaths
-from lanet.agent.secrets.protect import default_protector
 from lanet.agent.store import Store
 from lanet.agent.update import (
     HEALTHY,
@@ -43,6 +41,7 @@ from lanet.agent.update import (
     updates_dir,
 )
 from lanet.agent.update.packages import Deb, Msi, Packages, systemd_running, wait_exit
+from lanet.agent.workers import open_worker
 
 log = logging.getLogger("lanet.agent.update")
 POLL = 1.0
@@ -178,11 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--service-pid", type=int, help="the agent to restart where there is no systemd")
     parser.add_argument("--wait-pid", type=int, help="a process to let end first (the worker)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s [install] %(message)s", stream=sys.stderr)
     root = Path(args.install_root) if args.install_root else None
     paths = AgentPaths.for_install(root) if root else AgentPaths.resolve(args.home)
-    config = load_config(paths.config_file)
-    store = Store(paths.database, default_protector(paths.key_file, config.security.encryption_enabled))
+    config, store = open_worker("install", paths)
     wait_exit(args.wait_pid)
     packages: Packages
     if package_platform() == "windows-x64":

@@ -19,10 +19,8 @@ from typing import Any
 
 import lanet
 from lanet.agent.backend import ca_bundle_of
-from lanet.agent.config import load_config
 from lanet.agent.paths import AgentPaths, bundle_root
 from lanet.agent.secrets import credentials
-from lanet.agent.secrets.protect import default_protector
 from lanet.agent.store import Store
 from lanet.agent.update import (
     INSTALLED_PACKAGE,
@@ -35,6 +33,7 @@ from lanet.agent.update import (
     updates_dir,
 )
 from lanet.agent.update.install import detach, windows_runner
+from lanet.agent.workers import open_worker
 from lanet.protocol.versions import is_newer
 
 log = logging.getLogger("lanet.agent.update")
@@ -168,10 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lanet-agent-update")
     parser.add_argument("--home")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s [update] %(message)s", stream=sys.stderr)
     paths = AgentPaths.resolve(args.home)
-    config = load_config(paths.config_file)
-    store = Store(paths.database, default_protector(paths.key_file, config.security.encryption_enabled))
+    config, store = open_worker("update", paths)
     try:
         offer = store.get(OFFER)
         asset_id = config.agent.asset_id

@@ -10,6 +10,7 @@ from lanet.protocol.commands import CommandResult, CommandResultAck
 from lanet.protocol.common import UUIDStr, WireModel
 from lanet.protocol.errors import TOKEN_REFUSAL_REASONS, ErrorCode
 from lanet.protocol.heartbeat import HeartbeatRequest, HeartbeatResponse
+from lanet.protocol.patches import PatchScan, PatchScanAck
 from lanet.protocol.registration import (
     HardwareInfo,
     RefreshRequest,
@@ -34,6 +35,7 @@ from lanet.server.models.base import utcnow
 from lanet.server.services import asset_lifecycle, commands, registration, telemetry
 from lanet.server.services.credentials import issue_agent_jwt
 from lanet.server.services.inventory import apply_inventory
+from lanet.server.services.patches import scans
 from lanet.server.services.releases import operations as releases
 from lanet.server.services.releases.repository import ReleaseRepository
 from lanet.server.settings import RateLimit
@@ -120,6 +122,7 @@ def heartbeat(body: HeartbeatRequest) -> HeartbeatResponse:
             issued_at=claims.iat,
             log_rate=app.settings.agent_log_rate,
             rollouts=app.rollouts,
+            scan_requests=app.scan_requests,
         )
     except telemetry.AssetGoneError:
         raise refusal_for(claims) or ApiError(
@@ -255,6 +258,27 @@ def update_status(body: UpdateReport) -> UpdateReportAck:
     if body.state in FAILED_UPDATE_STATES:
         app.rollouts.invalidate()
     return UpdateReportAck(state=recorded)
+
+
+@bp.operation(
+    "/patches/scan",
+    summary="Send an OS update scan: every applicable update with its identity and classification",
+    body=PatchScan,
+    response=PatchScanAck,
+    auth="agent",
+    errors=(404,),
+)
+def patch_scan(body: PatchScan) -> PatchScanAck:
+    """Sent from the agent's outbox; a repeated scan (same ``scan_id``) is stored once."""
+    claims = require_agent()
+    require_own_asset(claims, body.asset_id)
+    _limit(f"patches:{claims.asset_id}")
+    app = state()
+    with app.db.session() as session:
+        asset = _live_asset(session, claims.asset_id)
+        applicable = scans.record_scan(session, asset, body, now=utcnow())
+    app.scan_requests.invalidate()
+    return PatchScanAck(applicable=applicable)
 
 
 def _repository() -> ReleaseRepository:

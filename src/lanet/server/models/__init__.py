@@ -7,6 +7,7 @@ from lanet.server.models.audit import AuditEntry
 from lanet.server.models.base import Base
 from lanet.server.models.commands import Command
 from lanet.server.models.config import ConfigChange, ConfigOverride
+from lanet.server.models.patches import AssetPatch, PatchEvent, PatchScanRecord, PatchScanRequest
 from lanet.server.models.ratelimit import RateLimitBucket
 from lanet.server.models.releases import AssetUpdate, Release, Rollout
 from lanet.server.models.tenancy import Client, Site
@@ -19,6 +20,7 @@ __all__ = [
     "Alert",
     "ApiKey",
     "Asset",
+    "AssetPatch",
     "AssetService",
     "AssetSoftware",
     "AssetUpdate",
@@ -30,6 +32,9 @@ __all__ = [
     "ConfigOverride",
     "InstallToken",
     "MetricSample",
+    "PatchEvent",
+    "PatchScanRecord",
+    "PatchScanRequest",
     "PortalSession",
     "RateLimitBucket",
     "Release",

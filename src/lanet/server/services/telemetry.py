@@ -28,6 +28,7 @@ from lanet.server.models.assets import (
 from lanet.server.models.base import table_of, utcnow
 from lanet.server.models.commands import PENDING
 from lanet.server.services import alerts, commands, config_push, presence, ratelimit
+from lanet.server.services.patches.requests import ScanRequests
 from lanet.server.services.ratelimit import retry_after, window_start
 from lanet.server.services.releases.rollouts import RolloutCache, offer_for
 from lanet.server.settings import MISSED_INTERVALS_OFFLINE, RateLimit
@@ -150,6 +151,7 @@ def record_heartbeat(
     issued_at: int,
     log_rate: RateLimit | None = None,
     rollouts: RolloutCache | None = None,
+    scan_requests: ScanRequests | None = None,
 ) -> HeartbeatResponse | RateLimited:
     """``issued_at`` is the JWT's ``iat``: a token older than the asset's ``auth_epoch`` writes nothing.
     ``log_rate`` bounds the log lines the asset may store per window (one more statement, only for a
@@ -206,6 +208,7 @@ def record_heartbeat(
         config_updates=config_updates,
         config_revision=revision,
         update=update,
+        patch_scan=scan_requests is not None and scan_requests.wanted(db, asset_id, now),
     )
 
 

@@ -1,0 +1,79 @@
+"""OS updates (patch management): scanning what the OS would install, through the outbox.
+
+The scan runs in a short-lived worker process (:mod:`lanet.agent.patches.worker`), started by the
+service (:mod:`lanet.agent.patches.manager`) on a schedule and when a technician asks, and killed at
+a hard timeout: a package manager or the Windows Update Agent that hangs never hangs the service.
+Per-OS code sits behind :func:`scan_os`: apt on Debian and Ubuntu (:mod:`lanet.agent.patches.apt`).
+"""
+
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lanet.agent.outbox import Kind
+from lanet.agent.store import Store
+from lanet.protocol import contract
+from lanet.protocol.limits import MAX_SCAN_ITEMS
+
+#: The outbox kind of scan results (registered by the service, written by the worker).
+SCANS = Kind("patch_scan", "/agents/patches/scan", priority=6, precious=True)
+#: Store keys: when the last scan finished, and a technician's request for one now.
+LAST_SCAN = "patches.last_scan"
+SCAN_REQUESTED = "patches.scan_requested"
+
+
+@dataclass
+class OsScan:
+    source: str | None
+    items: list[dict[str, Any]] = field(default_factory=list)
+    reboot_pending: bool = False
+    reboot_sources: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def scan_os() -> OsScan:
+    """What this OS would install now, from its own update source."""
+    if sys.platform == "win32":
+        return OsScan("windows_update", error="scanning Windows Update is not in this version of the agent")
+    from shutil import which
+
+    if which("apt-get") is None:
+        return OsScan(None, error="no supported package manager (apt) on this system")
+    from lanet.agent.patches import apt
+
+    try:
+        found = apt.scan()
+    except apt.AptError as exc:
+        return OsScan("apt", error=str(exc))
+    return OsScan("apt", found.items, found.reboot_pending, found.reboot_sources)
+
+
+def queue_scan(store: Store, asset_id: str, found: OsScan, seconds: float) -> dict[str, Any]:
+    """Validate one scan and put it in the outbox; a scan too large for the contract is cut, and
+    says so, rather than lost."""
+    items = found.items
+    error = found.error
+    if len(items) > MAX_SCAN_ITEMS:
+        items = items[:MAX_SCAN_ITEMS]
+        error = f"{len(found.items)} updates found; the first {MAX_SCAN_ITEMS} are listed"
+    scan_id = str(uuid.uuid4())
+    body = contract.drop_none(
+        {
+            "asset_id": asset_id,
+            "scan_id": scan_id,
+            "scanned_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "source": found.source,
+            "items": items,
+            "reboot_pending": found.reboot_pending,
+            "reboot_sources": found.reboot_sources,
+            "error": error[:1000] if error else None,
+            "duration_ms": max(0, int(seconds * 1000)),
+        }
+    )
+    checked: dict[str, Any] = contract.validate("PatchScan", body)
+    store.enqueue(SCANS.name, scan_id, checked, SCANS.priority, precious=SCANS.precious)
+    store.put(LAST_SCAN, time.time())
+    return checked

@@ -1,0 +1,61 @@
+"""OS updates on the wire: what a scan found, and where each update is on an asset.
+
+A scan lists every applicable update with its identity (the Windows Update ``UpdateID`` and its
+KBs; on Linux the package and its versions, identified as ``<package>=<version>`` so an approval is
+of one version), title, classification, severity, size, whether it needs a reboot and whether it is
+already downloaded. ``POST /agents/patches/scan`` carries it through the outbox; the server keeps the
+latest state per asset and update, and every scan and state change as history.
+"""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from lanet.protocol.common import Timestamp, UUIDStr, WireModel
+from lanet.protocol.limits import MAX_SCAN_ITEMS
+from lanet.protocol.values import PatchClassification, PatchSeverity, PatchSource
+
+#: ``UpdateID`` GUIDs, ``<package>=<version>`` (Debian versions carry ``:+~``), dnf's NEVRA.
+UPDATE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:+~=@{}-]{0,159}$"
+UpdateId = Annotated[str, Field(pattern=UPDATE_ID_PATTERN, max_length=160)]
+KB = Annotated[str, Field(pattern=r"^KB[0-9]{4,10}$")]
+PackageVersion = Annotated[str, Field(min_length=1, max_length=128)]
+MAX_PATCH_ERROR = 1000
+
+
+class PatchItem(WireModel):
+    """One applicable update."""
+
+    update_id: UpdateId
+    source: PatchSource
+    title: str = Field(min_length=1, max_length=500)
+    kb: list[KB] = Field(default_factory=list, max_length=16)
+    package: str | None = Field(default=None, max_length=128)
+    current_version: PackageVersion | None = None
+    available_version: PackageVersion | None = None
+    classification: PatchClassification
+    severity: PatchSeverity = "unspecified"
+    size_bytes: int | None = Field(default=None, ge=0, le=2**53)
+    reboot_required: bool = False
+    downloaded: bool = False
+    origin: str | None = Field(default=None, max_length=255, description="apt's origin, dnf's repository")
+
+
+class PatchScan(WireModel):
+    """Body of ``POST /agents/patches/scan``: one scan of one asset."""
+
+    asset_id: UUIDStr
+    scan_id: UUIDStr = Field(description="Made once per scan and kept across retries")
+    scanned_at: Timestamp
+    source: PatchSource | None = Field(default=None, description="None: no update source on this OS")
+    items: list[PatchItem] = Field(default_factory=list, max_length=MAX_SCAN_ITEMS)
+    reboot_pending: bool = False
+    reboot_sources: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=8)
+    error: str | None = Field(default=None, max_length=MAX_PATCH_ERROR, description="Why the scan failed")
+    duration_ms: int | None = Field(default=None, ge=0, le=86_400_000)
+
+
+class PatchScanAck(WireModel):
+    """``data`` of the answer: how many updates the server now lists as applicable."""
+
+    applicable: int

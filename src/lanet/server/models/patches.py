@@ -1,0 +1,86 @@
+"""OS updates per asset: every scan received, the latest state of each update, its history, and the
+technicians' requests for a scan now."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lanet.server.models.base import Base, JSONType, utcnow, uuid_pk
+
+
+class PatchScanRecord(Base):
+    """One scan as the agent sent it (the items go to ``asset_patches``), kept as history."""
+
+    __tablename__ = "patch_scans"
+    __table_args__ = (Index("ix_patch_scans_asset_id_received_at", "asset_id", "received_at"),)
+
+    id: Mapped[str] = uuid_pk()
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    scan_id: Mapped[str] = mapped_column(String(36), unique=True, doc="the agent's, kept across retries")
+    source: Mapped[str | None] = mapped_column(String(16))
+    scanned_at: Mapped[datetime] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    applicable: Mapped[int] = mapped_column(Integer, default=0)
+    security: Mapped[int] = mapped_column(Integer, default=0, doc="security and critical updates")
+    reboot_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    reboot_sources: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class AssetPatch(Base):
+    """One update on one asset: what the latest scan said of it, and where it is."""
+
+    __tablename__ = "asset_patches"
+
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    update_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(500))
+    kb: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    package: Mapped[str | None] = mapped_column(String(128))
+    current_version: Mapped[str | None] = mapped_column(String(128))
+    available_version: Mapped[str | None] = mapped_column(String(128))
+    classification: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    reboot_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    downloaded: Mapped[bool] = mapped_column(Boolean, default=False)
+    origin: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="available")
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: Listed by the asset's latest scan (an update installed some other way drops out of it).
+    applicable: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PatchEvent(Base):
+    """A change of one update on one asset: seen, decided, installed, failed, gone."""
+
+    __tablename__ = "patch_events"
+    __table_args__ = (Index("ix_patch_events_asset_id_at", "asset_id", "at"),)
+
+    id: Mapped[str] = uuid_pk()
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    update_id: Mapped[str] = mapped_column(String(160))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class PatchScanRequest(Base):
+    """A technician's "scan now" for an asset, until a scan arrives after it."""
+
+    __tablename__ = "patch_scan_requests"
+
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requested_by: Mapped[str] = mapped_column(String(255))
+    #: When a heartbeat's answer last carried it (sent again if no scan came back for a while).
+    delivered_at: Mapped[datetime | None] = mapped_column()

@@ -1,0 +1,180 @@
+"""Scans received from agents: each asset's updates as its latest scan lists them, and the history.
+
+A scan is recorded once (by its ``scan_id``: the agent sends it again after a lost answer). A scan
+that failed (``error`` and no items) is history only: it says nothing about what is applicable. A
+scan older than the asset's newest one (it waited in an outbox) is history only too. Otherwise each
+listed update is inserted or refreshed, and an update the scan no longer lists is marked not
+applicable (installed some other way, or superseded), with an event each time.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lanet.protocol.patches import PatchItem, PatchScan
+from lanet.server.models import Asset, AssetPatch, PatchEvent, PatchScanRecord, PatchScanRequest
+
+#: Counted as "security" in a scan's summary and the compliance view.
+SECURITY_CLASSES = ("critical", "security")
+_ITEM_FIELDS = (
+    "source",
+    "title",
+    "kb",
+    "package",
+    "current_version",
+    "available_version",
+    "classification",
+    "severity",
+    "size_bytes",
+    "reboot_required",
+    "downloaded",
+    "origin",
+)
+
+
+def _event(session: Session, asset_id: str, update_id: str, state: str, reason: str, now: datetime) -> None:
+    session.add(
+        PatchEvent(asset_id=asset_id, update_id=update_id, state=state, reason=reason, actor="agent", at=now)
+    )
+
+
+def _apply(session: Session, asset_id: str, items: list[PatchItem], now: datetime) -> None:
+    rows = {
+        row.update_id: row
+        for row in session.scalars(select(AssetPatch).where(AssetPatch.asset_id == asset_id))
+    }
+    listed = set()
+    for item in items:
+        listed.add(item.update_id)
+        values = {name: getattr(item, name) for name in _ITEM_FIELDS}
+        row = rows.get(item.update_id)
+        if row is None:
+            session.add(
+                AssetPatch(
+                    asset_id=asset_id,
+                    update_id=item.update_id,
+                    state="available",
+                    applicable=True,
+                    first_seen=now,
+                    last_seen=now,
+                    updated_at=now,
+                    **values,
+                )
+            )
+            _event(session, asset_id, item.update_id, "available", "listed by a scan", now)
+            continue
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.last_seen = now
+        if not row.applicable:
+            row.applicable, row.updated_at = True, now
+            _event(session, asset_id, item.update_id, row.state, "listed again by a scan", now)
+    for update_id, row in rows.items():
+        if row.applicable and update_id not in listed:
+            row.applicable, row.updated_at = False, now
+            _event(session, asset_id, update_id, row.state, "no longer listed by the scan", now)
+
+
+def record_scan(session: Session, asset: Asset, scan: PatchScan, *, now: datetime) -> int:
+    """Store one scan; returns how many updates the asset now has applicable."""
+    if session.scalar(select(PatchScanRecord.id).where(PatchScanRecord.scan_id == scan.scan_id)) is None:
+        newest = session.scalar(
+            select(func.max(PatchScanRecord.scanned_at)).where(
+                PatchScanRecord.asset_id == asset.id, PatchScanRecord.error.is_(None)
+            )
+        )
+        failed = scan.error is not None and not scan.items
+        session.add(
+            PatchScanRecord(
+                asset_id=asset.id,
+                scan_id=scan.scan_id,
+                source=scan.source,
+                scanned_at=scan.scanned_at,
+                received_at=now,
+                applicable=len(scan.items),
+                security=sum(1 for i in scan.items if i.classification in SECURITY_CLASSES),
+                reboot_pending=scan.reboot_pending,
+                reboot_sources=list(scan.reboot_sources),
+                error=scan.error,
+                duration_ms=scan.duration_ms,
+            )
+        )
+        if not failed and (newest is None or scan.scanned_at >= newest):
+            _apply(session, asset.id, scan.items, now)
+        request = session.get(PatchScanRequest, asset.id)
+        if request is not None and request.requested_at <= now:
+            session.delete(request)
+        session.flush()
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(AssetPatch)
+            .where(AssetPatch.asset_id == asset.id, AssetPatch.applicable.is_(True))
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class AssetPatchView:
+    update_id: str
+    source: str
+    title: str
+    kb: list[str]
+    package: str | None
+    current_version: str | None
+    available_version: str | None
+    classification: str
+    severity: str
+    size_bytes: int | None
+    reboot_required: bool
+    downloaded: bool
+    state: str
+    reason: str | None
+    applicable: bool
+    first_seen: datetime
+    last_seen: datetime
+
+
+def asset_patches(session: Session, asset_id: str, *, include_gone: bool = False) -> list[AssetPatchView]:
+    """The asset's updates, security first, then by package or title."""
+    query = select(AssetPatch).where(AssetPatch.asset_id == asset_id)
+    if not include_gone:
+        query = query.where(AssetPatch.applicable.is_(True))
+    rows = list(session.scalars(query))
+    rows.sort(key=lambda r: (r.classification not in SECURITY_CLASSES, r.package or r.title))
+    return [
+        AssetPatchView(
+            r.update_id,
+            r.source,
+            r.title,
+            list(r.kb or []),
+            r.package,
+            r.current_version,
+            r.available_version,
+            r.classification,
+            r.severity,
+            r.size_bytes,
+            r.reboot_required,
+            r.downloaded,
+            r.state,
+            r.reason,
+            r.applicable,
+            r.first_seen,
+            r.last_seen,
+        )
+        for r in rows
+    ]
+
+
+def scan_history(session: Session, asset_id: str, limit: int = 20) -> list[PatchScanRecord]:
+    return list(
+        session.scalars(
+            select(PatchScanRecord)
+            .where(PatchScanRecord.asset_id == asset_id)
+            .order_by(PatchScanRecord.received_at.desc())
+            .limit(limit)
+        )
+    )
