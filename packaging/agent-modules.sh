@@ -12,7 +12,8 @@ src="$(dirname "$0")/../src/lanet"
 mkdir -p "$dest/lanet/protocol"
 cp "$src/__init__.py" "$src/i18n.py" "$dest/lanet/"
 cp -r "$src/agent" "$dest/lanet/agent"
-for module in __init__.py contract.py contract.json limits.py values.py versions.py config_keys.py errors.py; do
+for module in __init__.py contract.py contract.json limits.py values.py versions.py config_keys.py errors.py \
+    maintenance_window.py; do
     cp "$src/protocol/$module" "$dest/lanet/protocol/"
 done
 # The MSP's TUF root (from `lanet-server releases keygen`): without it the agent refuses every release.

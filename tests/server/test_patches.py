@@ -165,3 +165,113 @@ def test_a_scan_request_reaches_the_agent_once_and_ends_with_its_scan(
         ).all()
     assert [(a.target_id, a.actor.startswith("cli:")) for a in audited] == [(agent["asset_id"], True)]
     assert server_cli(["patches", "scan", "--asset", "00000000-0000-4000-8000-000000000000"]) != 0
+
+
+def test_policies_and_decisions_decide_each_update_and_are_audited(
+    client: FlaskClient, agent: dict[str, Any], db: Any, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    auth = bearer(agent["agent_token"])
+    scan = _scan(agent, [_item("openssl", "3.0.15"), _item("vim", "9.0.2", "feature")])
+    assert client.post(SCAN, json=scan, headers=auth).status_code == 200
+
+    def decided() -> dict[str, tuple[str, str]]:
+        return {
+            u["update_id"]: (u["decision"], u["decision_reason"]) for u in _listed(agent, capsys)["updates"]
+        }
+
+    assert decided() == {
+        "openssl=3.0.15": ("available", "waiting for a technician's approval"),
+        "vim=9.0.2": ("available", "waiting for a technician's approval"),
+    }
+    rule = '[{"classifications": ["security", "critical"], "after_days": 0}]'
+    assert (
+        server_cli(
+            ["patches", "policy", "set", "--client", "Cafe", f"auto_rules={rule}", "window_start=22:30"]
+        )
+        == 0
+    )
+    assert decided()["openssl=3.0.15"] == ("approved", "approved automatically (security, after 0 d)")
+    capsys.readouterr()
+    assert server_cli(["patches", "policy", "show", "--asset", agent["asset_id"]]) == 0
+    effective = json.loads(capsys.readouterr().out)["effective"]
+    assert effective["window"] == {"start": "22:30", "minutes": 120, "days": [0, 1, 2, 3, 4, 5, 6]}
+    # A denial wins over the rule; an approval lets the feature update through.
+    assert (
+        server_cli(["patches", "deny", "openssl=3.0.15", "--client", "Cafe", "--reason", "breaks the ERP"])
+        == 0
+    )
+    assert server_cli(["patches", "approve", "vim=9.0.2", "--client", "Cafe"]) == 0
+    now = decided()
+    assert now["openssl=3.0.15"][0] == "denied" and now["vim=9.0.2"][0] == "approved"
+    # Bad settings change nothing and say which setting is wrong.
+    capsys.readouterr()
+    assert server_cli(["patches", "policy", "set", "--client", "Cafe", "reboot=sometimes"]) != 0
+    assert "reboot: one of never, in_window, ask_user" in capsys.readouterr().err
+    assert server_cli(["patches", "policy", "set", "--client", "Nadie", "reboot=never"]) != 0
+    with db.session() as session:
+        actions = [
+            a.action for a in session.scalars(select(AuditEntry).where(AuditEntry.action.like("patches.%")))
+        ]
+        events = {
+            (e.update_id, e.state)
+            for e in session.scalars(select(PatchEvent).where(PatchEvent.actor != "agent"))
+        }
+    assert sorted(actions) == ["patches.approve", "patches.deny", "patches.policy_changed"]
+    assert events == {("openssl=3.0.15", "denied"), ("vim=9.0.2", "approved")}
+
+
+def test_technicians_do_the_same_through_the_api(client: FlaskClient, agent: dict[str, Any], db: Any) -> None:
+    from lanet.server.services.apikeys import create_key
+    from lanet.server.services.credentials import Keys
+    from tests.conftest import SECRET
+
+    with db.session() as session:
+        key = create_key(session, Keys(SECRET), "helpdesk", "cli:admin")[1]
+    tech = bearer(key)
+    base = f"/api/admin/patches/assets/{agent['asset_id']}"
+    assert client.get(base).status_code == 401
+    assert (
+        client.get("/api/admin/patches/assets/00000000-0000-4000-8000-000000000000", headers=tech).status_code
+        == 404
+    )
+    empty = client.get(base, headers=tech).get_json()["data"]
+    assert (empty["items"], empty["last_scan"]) == ([], None)
+    assert client.post(f"{base}/scan", headers=tech).status_code == 200
+    scan = _scan(agent, [_item("openssl", "3.0.15"), _item("vim", "9.0.2", "feature")])
+    assert client.post(SCAN, json=scan, headers=bearer(agent["agent_token"])).status_code == 200
+
+    policy = "/api/admin/patches/policies/client/Cafe"
+    bad = client.put(policy, json={"settings": {"window_minutes": 5000}}, headers=tech)
+    assert (
+        bad.status_code == 422 and "window_minutes: a whole number from 1 to 1440" in bad.get_json()["error"]
+    )
+    rules = [{"classifications": ["security"], "after_days": 0}]
+    done = client.put(policy, json={"settings": {"auto_rules": rules}}, headers=tech)
+    assert done.status_code == 200 and done.get_json()["data"]["settings"] == {"auto_rules": rules}
+    decided = client.post(
+        "/api/admin/patches/clients/Cafe/decisions",
+        json={"update_id": "vim=9.0.2", "decision": "deny"},
+        headers=tech,
+    )
+    assert decided.status_code == 200, decided.get_json()
+    items = {
+        i["update_id"]: i["decision"] for i in client.get(base, headers=tech).get_json()["data"]["items"]
+    }
+    assert items == {"openssl=3.0.15": "approved", "vim=9.0.2": "denied"}
+    effective = client.get(f"/api/admin/patches/policies/asset/{agent['asset_id']}", headers=tech).get_json()[
+        "data"
+    ]
+    assert effective["effective"]["auto_rules"][0]["classifications"] == ["security"]
+    unknown = client.post(
+        "/api/admin/patches/clients/Nadie/decisions",
+        json={"update_id": "vim=9.0.2", "decision": "deny"},
+        headers=tech,
+    )
+    assert unknown.status_code == 404
+    wrong = client.post(
+        "/api/admin/patches/clients/Cafe/decisions",
+        json={"update_id": "vim 9", "decision": "maybe"},
+        headers=tech,
+    )
+    assert wrong.status_code == 422
+    assert {d["field"] for d in wrong.get_json()["details"]} == {"update_id", "decision"}

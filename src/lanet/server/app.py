@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lanet.server import portal
 from lanet.server.api import errors
-from lanet.server.blueprints import admin, agents, meta, releases, tickets
+from lanet.server.blueprints import admin, agents, meta, patches, releases, tickets
 from lanet.server.db import Database
 from lanet.server.services.credentials import Keys
 from lanet.server.settings import Settings
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, *, proxy_hops: int = 0) -> Flas
     app.register_blueprint(agents.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(releases.bp)
+    app.register_blueprint(patches.bp)
     app.register_blueprint(tickets.bp)
     app.register_blueprint(meta.bp)
     portal.init_app(app)

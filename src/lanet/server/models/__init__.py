@@ -7,7 +7,14 @@ from lanet.server.models.audit import AuditEntry
 from lanet.server.models.base import Base
 from lanet.server.models.commands import Command
 from lanet.server.models.config import ConfigChange, ConfigOverride
-from lanet.server.models.patches import AssetPatch, PatchEvent, PatchScanRecord, PatchScanRequest
+from lanet.server.models.patches import (
+    AssetPatch,
+    PatchDecision,
+    PatchEvent,
+    PatchPolicy,
+    PatchScanRecord,
+    PatchScanRequest,
+)
 from lanet.server.models.ratelimit import RateLimitBucket
 from lanet.server.models.releases import AssetUpdate, Release, Rollout
 from lanet.server.models.tenancy import Client, Site
@@ -32,7 +39,9 @@ __all__ = [
     "ConfigOverride",
     "InstallToken",
     "MetricSample",
+    "PatchDecision",
     "PatchEvent",
+    "PatchPolicy",
     "PatchScanRecord",
     "PatchScanRequest",
     "PortalSession",

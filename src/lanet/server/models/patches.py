@@ -1,10 +1,10 @@
-"""OS updates per asset: every scan received, the latest state of each update, its history, and the
-technicians' requests for a scan now."""
+"""OS updates per asset: every scan received, the latest state of each update, its history, the
+technicians' requests for a scan now, the patch policies and the technicians' decisions."""
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lanet.server.models.base import Base, JSONType, utcnow, uuid_pk
@@ -84,3 +84,34 @@ class PatchScanRequest(Base):
     requested_by: Mapped[str] = mapped_column(String(255))
     #: When a heartbeat's answer last carried it (sent again if no scan came back for a while).
     delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class PatchPolicy(Base):
+    """One scope's patch settings (``services.patches.policy.SETTING_NAMES``): a client's, a site's or
+    an asset's; the narrower scope's setting wins."""
+
+    __tablename__ = "patch_policies"
+    __table_args__ = (UniqueConstraint("scope", "scope_id"),)
+
+    id: Mapped[str] = uuid_pk()
+    scope: Mapped[str] = mapped_column(String(8))
+    scope_id: Mapped[str] = mapped_column(String(36))
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(255))
+
+
+class PatchDecision(Base):
+    """A technician's approve or deny of one update for one client (all its machines)."""
+
+    __tablename__ = "patch_decisions"
+    __table_args__ = (UniqueConstraint("client_id", "update_id"),)
+
+    id: Mapped[str] = uuid_pk()
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    update_id: Mapped[str] = mapped_column(String(160))
+    decision: Mapped[str] = mapped_column(String(8), doc="approve or deny")
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(255))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,173 @@
+"""Patch policies and technicians' decisions, stored and applied: what each of an asset's updates
+should be now (approved, denied, waiting), from :mod:`.policy`'s rules.
+
+Policies are settings per client, site or asset (a narrower scope's setting wins); the window's
+default start is the asset's effective ``update_schedule``. Decisions are per client and update: a
+technician approves or denies ``openssl=3.0.15-1~deb12u1`` (or a Windows ``UpdateID``) for all of
+that client's machines. Every change is audited.
+"""
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lanet.server.models import Asset, AssetPatch, Client, PatchDecision, PatchEvent, PatchPolicy
+from lanet.server.services import audit
+from lanet.server.services.config_push import Scope, effective_overrides
+from lanet.server.services.patches.policy import (
+    DEFAULT_START,
+    Decision,
+    Policy,
+    check_settings,
+    evaluate,
+    resolve,
+)
+
+_PRECEDENCE = ("client", "site", "asset")
+
+
+def _layers(session: Session, asset: Asset) -> list[dict[str, Any]]:
+    ids = {"client": asset.client_id, "site": asset.site_id, "asset": asset.id}
+    rows = {
+        row.scope: row.settings
+        for row in session.scalars(
+            select(PatchPolicy).where(
+                PatchPolicy.client_id == asset.client_id, PatchPolicy.scope_id.in_(ids.values())
+            )
+        )
+        if row.scope_id == ids[row.scope]
+    }
+    return [rows.get(scope, {}) for scope in _PRECEDENCE]
+
+
+def effective_policy(session: Session, asset: Asset) -> Policy:
+    effective = effective_overrides(session.connection(), asset.client_id, asset.site_id, asset.id)
+    start = effective.get("update_schedule", (DEFAULT_START, 0))[0]
+    return resolve(_layers(session, asset), default_start=str(start))
+
+
+def policy_json(policy: Policy) -> dict[str, Any]:
+    """The effective policy as plain JSON (lists, not tuples), for the CLI and the API."""
+    plain: dict[str, Any] = json.loads(json.dumps(asdict(policy)))
+    return plain
+
+
+def policy_settings(session: Session, scope: Scope) -> dict[str, Any]:
+    row = session.scalars(
+        select(PatchPolicy).where(PatchPolicy.scope == scope.kind, PatchPolicy.scope_id == scope.id)
+    ).first()
+    return dict(row.settings) if row else {}
+
+
+def set_policy(
+    session: Session, scope: Scope, changes: dict[str, Any], *, actor: str, now: datetime
+) -> dict[str, Any]:
+    """Merge ``changes`` into the scope's settings (a ``None`` value removes a setting, so the
+    broader scope's applies again); validated whole before anything is stored."""
+    row = session.scalars(
+        select(PatchPolicy).where(PatchPolicy.scope == scope.kind, PatchPolicy.scope_id == scope.id)
+    ).first()
+    settings = {**(row.settings if row else {}), **changes}
+    settings = {k: v for k, v in settings.items() if v is not None}
+    check_settings(settings)
+    if row is None:
+        row = PatchPolicy(scope=scope.kind, scope_id=scope.id, client_id=scope.client_id, updated_by=actor)
+        session.add(row)
+    row.settings, row.updated_at, row.updated_by = settings, now, actor
+    audit.record(
+        session,
+        actor=actor,
+        action="patches.policy_changed",
+        target_type=scope.kind,
+        target_id=scope.id,
+        client_id=scope.client_id,
+        details={"changes": changes},
+    )
+    return settings
+
+
+def decide(
+    session: Session,
+    client: Client,
+    update_id: str,
+    verdict: str,
+    *,
+    actor: str,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """Approve or deny one update for all the client's machines (audited, and on each machine's
+    history)."""
+    if verdict not in ("approve", "deny"):
+        raise ValueError(f"a decision is approve or deny, not {verdict!r}")
+    row = session.scalars(
+        select(PatchDecision).where(
+            PatchDecision.client_id == client.id, PatchDecision.update_id == update_id
+        )
+    ).first()
+    if row is None:
+        row = PatchDecision(client_id=client.id, update_id=update_id, decision=verdict, decided_by=actor)
+        session.add(row)
+    row.decision, row.reason, row.decided_by, row.decided_at = verdict, reason, actor, now
+    state = "approved" if verdict == "approve" else "denied"
+    for asset_id in session.scalars(
+        select(AssetPatch.asset_id)
+        .join(Asset, Asset.id == AssetPatch.asset_id)
+        .where(Asset.client_id == client.id, AssetPatch.update_id == update_id)
+    ):
+        session.add(
+            PatchEvent(
+                asset_id=asset_id,
+                update_id=update_id,
+                state=state,
+                reason=reason or f"{verdict} by {actor}",
+                actor=actor,
+                at=now,
+            )
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action=f"patches.{verdict}",
+        target_type="client",
+        target_id=client.id,
+        client_id=client.id,
+        details={"update_id": update_id, "reason": reason},
+    )
+
+
+@dataclass(frozen=True)
+class Planned:
+    update_id: str
+    decision: Decision
+
+
+def decisions_for(session: Session, asset: Asset, now: datetime) -> list[Planned]:
+    """Each applicable update of the asset with what it should be now."""
+    policy = effective_policy(session, asset)
+    explicit = {
+        row.update_id: (row.decision, row.decided_by)
+        for row in session.scalars(select(PatchDecision).where(PatchDecision.client_id == asset.client_id))
+    }
+    rows = session.scalars(
+        select(AssetPatch).where(AssetPatch.asset_id == asset.id, AssetPatch.applicable.is_(True))
+    )
+    return [
+        Planned(
+            row.update_id,
+            evaluate(
+                policy,
+                asset_id=asset.id,
+                classification=row.classification,
+                severity=row.severity,
+                first_seen=row.first_seen,
+                explicit=explicit.get(row.update_id),
+                now=now,
+            ),
+        )
+        for row in rows
+    ]
