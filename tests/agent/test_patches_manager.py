@@ -3,6 +3,7 @@ timeout, the server told why, tried again a bounded number of times. Real proces
 the test's."""
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,12 @@ class Clock:
 
 
 def _patches(
-    tmp_path: Path, store: Store, clock: Clock, script: str, registered: bool = True
+    tmp_path: Path,
+    store: Store,
+    clock: Clock,
+    script: str,
+    registered: bool = True,
+    local: list[datetime] | None = None,
 ) -> manager.Patches:
     config = make_config({"agent": {"asset_id": ASSET if registered else None}})
     return manager.Patches(
@@ -35,6 +41,7 @@ def _patches(
         True,
         lambda: None,
         clock=clock,
+        local_now=lambda: (local or [datetime(2026, 12, 4, 12, 0)])[0],
         command=[sys.executable, "-c", script],
     )
 
@@ -105,3 +112,62 @@ def test_an_agent_not_registered_scans_nothing(tmp_path: Path, store: Store) -> 
     patches.request()
     patches.tick()
     assert patches._proc is None
+
+
+PLAN = {
+    "revision": "r1",
+    "window_start": "02:00",
+    "window_minutes": 120,
+    "window_days": [0, 1, 2, 3, 4, 5, 6],
+    "install": ["openssl=3.0.15"],
+    "now": False,
+    "reboot": "never",
+    "reboot_deadline_hours": 24,
+    "max_deferrals": 3,
+}
+
+
+def _answer(patches: manager.Patches, plan: dict[str, object] | None) -> None:
+    patches.delivered({}, {"applicable": 1, "plan": plan}, {})
+
+
+def test_the_plan_is_installed_inside_the_window_once_per_window_and_at_once_when_asked(
+    tmp_path: Path, store: Store
+) -> None:
+    clock, local = Clock(), [datetime(2026, 12, 4, 12, 0)]
+    store.put(manager.LAST_ATTEMPT, clock.now)  # scanned just now: only installs are due
+    patches = _patches(tmp_path, store, clock, "import sys; sys.exit(0)", local=local)
+    _answer(patches, PLAN)
+    assert store.get(manager.PLAN) == PLAN
+    patches.tick()
+    assert patches._proc is None  # noon: outside the 02:00 window
+    local[0] = datetime(2026, 12, 5, 2, 30)
+    patches.tick()
+    assert patches._proc is not None and patches._proc.args[-3] == "install"
+    # The worker records its run (as run_install does); the same window does not run it again.
+    store.put(manager.INSTALLED_RUNS, [{"revision": "r1", "window": "2026-12-05T02:00:00"}])
+    _wait_exit(patches)
+    patches.tick()
+    assert patches._proc is None
+    # The agent was off the next night: it installs in the window after (a new window, the same plan).
+    local[0] = datetime(2026, 12, 7, 3, 0)
+    patches.tick()
+    assert patches._proc is not None
+    _wait_exit(patches)
+    patches.tick()
+    # "Install now": at once, outside the window, once.
+    local[0] = datetime(2026, 12, 7, 15, 0)
+    _answer(patches, {**PLAN, "revision": "r2", "now": True})
+    patches.tick()
+    assert patches._proc is not None and patches._proc.args[-3] == "install"
+    store.put(manager.INSTALLED_RUNS, [{"revision": "r2", "window": "now"}])
+    _wait_exit(patches)
+    patches.tick()
+    assert patches._proc is None
+
+
+def test_a_bad_plan_in_the_answer_is_ignored(tmp_path: Path, store: Store) -> None:
+    patches = _patches(tmp_path, store, Clock(), "pass")
+    _answer(patches, {**PLAN, "window_start": "2 am"})
+    _answer(patches, {**PLAN, "install": ["not a valid id!"]})
+    assert store.get(manager.PLAN) is None

@@ -71,9 +71,9 @@ def test_the_latest_scan_decides_what_is_applicable_and_each_change_is_history(
     first = _scan(agent, [_item("openssl", "3.0.15"), _item("curl", "7.88.2", "other")], reboot_pending=True)
     answer = client.post(SCAN, json=first, headers=auth)
     assert answer.status_code == 200, answer.get_json()
-    assert answer.get_json()["data"] == {"applicable": 2}
+    assert answer.get_json()["data"]["applicable"] == 2
     # Sent again after a lost answer: stored once.
-    assert client.post(SCAN, json=first, headers=auth).get_json()["data"] == {"applicable": 2}
+    assert client.post(SCAN, json=first, headers=auth).get_json()["data"]["applicable"] == 2
     listed = _listed(agent, capsys)
     assert [(u["update_id"], u["classification"], u["state"]) for u in listed["updates"]] == [
         ("openssl=3.0.15", "security", "available"),
@@ -83,7 +83,7 @@ def test_the_latest_scan_decides_what_is_applicable_and_each_change_is_history(
 
     # curl was installed some other way: the next scan no longer lists it.
     later = _scan(agent, [_item("openssl", "3.0.15")])
-    assert client.post(SCAN, json=later, headers=auth).get_json()["data"] == {"applicable": 1}
+    assert client.post(SCAN, json=later, headers=auth).get_json()["data"]["applicable"] == 1
     assert [u["update_id"] for u in _listed(agent, capsys)["updates"]] == ["openssl=3.0.15"]
     gone = _listed(agent, capsys, "--all")["updates"]
     assert [(u["update_id"], u["applicable"]) for u in gone] == [
@@ -95,11 +95,11 @@ def test_the_latest_scan_decides_what_is_applicable_and_each_change_is_history(
     stale = _scan(
         agent, [_item("zlib", "1.3")], scanned_at=(datetime.now(UTC) - timedelta(hours=3)).isoformat()
     )
-    assert client.post(SCAN, json=stale, headers=auth).get_json()["data"] == {"applicable": 1}
+    assert client.post(SCAN, json=stale, headers=auth).get_json()["data"]["applicable"] == 1
     failed = _scan(
         agent, [], error="apt-get -s dist-upgrade failed (100): E: The list of sources could not be read."
     )
-    assert client.post(SCAN, json=failed, headers=auth).get_json()["data"] == {"applicable": 1}
+    assert client.post(SCAN, json=failed, headers=auth).get_json()["data"]["applicable"] == 1
     capsys.readouterr()
     assert server_cli(["patches", "list", "--asset", agent["asset_id"]]) == 0
     text = capsys.readouterr().out
@@ -275,3 +275,61 @@ def test_technicians_do_the_same_through_the_api(client: FlaskClient, agent: dic
     )
     assert wrong.status_code == 422
     assert {d["field"] for d in wrong.get_json()["details"]} == {"update_id", "decision"}
+
+
+REPORT = "/api/agents/patches/report"
+
+
+def test_the_scan_answer_carries_the_plan_and_install_reports_move_each_update(
+    client: FlaskClient, agent: dict[str, Any], db: Any, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    auth = bearer(agent["agent_token"])
+    items = [_item("openssl", "3.0.15"), _item("vim", "9.0.2", "feature"), _item("zlib", "1.3")]
+    plan = client.post(SCAN, json=_scan(agent, items), headers=auth).get_json()["data"]["plan"]
+    assert plan["install"] == [] and plan["window_start"] == "02:00" and plan["now"] is False
+    assert server_cli(["patches", "approve", "openssl=3.0.15", "--client", "Cafe"]) == 0
+    assert server_cli(["patches", "approve", "zlib=1.3", "--client", "Cafe"]) == 0
+    assert server_cli(["patches", "deny", "vim=9.0.2", "--client", "Cafe"]) == 0
+    # The decisions asked the machine for a scan: its answer brings the new plan.
+    assert server_cli(["patches", "install", "--asset", agent["asset_id"], "--now"]) == 0
+    plan = client.post(SCAN, json=_scan(agent, items), headers=auth).get_json()["data"]["plan"]
+    assert plan["install"] == ["openssl=3.0.15", "zlib=1.3"] and plan["now"] is True
+
+    report = {
+        "asset_id": agent["asset_id"],
+        "report_id": str(uuid.uuid4()),
+        "at": datetime.now(UTC).isoformat(),
+        "plan_revision": plan["revision"],
+        "results": [
+            {"update_id": "openssl=3.0.15", "state": "installed", "installed_version": "3.0.15"},
+            {"update_id": "zlib=1.3", "state": "failed", "reason": "E: Unable to fetch", "error_code": "100"},
+        ],
+        "dry_run": "Inst openssl [1.0] (3.0.15 Debian-Security [amd64])",
+    }
+    answer = client.post(REPORT, json=report, headers=auth)
+    assert answer.status_code == 200 and answer.get_json()["data"] == {"recorded": 2}
+    assert client.post(REPORT, json=report, headers=auth).get_json()["data"] == {"recorded": 0}
+    states = {u["update_id"]: (u["state"], u["current_version"]) for u in _listed(agent, capsys)["updates"]}
+    assert states == {
+        "openssl=3.0.15": ("installed", "3.0.15"),
+        "vim=9.0.2": ("available", "1.0"),
+        "zlib=1.3": ("failed", "1.0"),
+    }
+    # Installed is not planned again; the failed one is tried again in the next window.
+    plan = client.post(SCAN, json=_scan(agent, items), headers=auth).get_json()["data"]["plan"]
+    assert plan["install"] == ["zlib=1.3"] and plan["now"] is False
+    with db.session() as session:
+        audited = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "patches.install_reported")
+        ).one()
+        assert audited.outcome == "failed" and audited.details["counts"] == {"installed": 1, "failed": 1}
+        assert session.scalars(select(AuditEntry).where(AuditEntry.action == "patches.install_now")).one()
+        failed = session.scalars(select(PatchEvent).where(PatchEvent.state == "failed")).one()
+        assert failed.reason == "E: Unable to fetch (error 100)"
+    bad = {
+        **report,
+        "report_id": str(uuid.uuid4()),
+        "results": [{"update_id": "zlib=1.3", "state": "exploded"}],
+    }
+    refused = client.post(REPORT, json=bad, headers=auth)
+    assert refused.status_code == 422 and refused.get_json()["details"][0]["field"] == "results.0.state"

@@ -34,6 +34,8 @@ from lanet.server.models import (
     Command,
     ConfigOverride,
     MetricSample,
+    PatchEvent,
+    PatchReportRecord,
     PatchScanRecord,
     Rollout,
     Ticket,
@@ -143,6 +145,19 @@ STORAGE: dict[str, Any] = {
     "PatchScan.duration_ms": col(PatchScanRecord, "duration_ms"),
     **{f"PatchItem.{n}": col(AssetPatch, n) for n in PatchItem.model_fields},  # one column each
     "PatchItem.kb[]": JSON,
+    "PatchReport.asset_id": DROPPED,  # checked against the JWT
+    "PatchReport.report_id": col(PatchReportRecord, "report_id"),
+    "PatchReport.at": col(PatchReportRecord, "at"),
+    "PatchReport.plan_revision": col(PatchReportRecord, "plan_revision"),
+    "PatchReport.results": col(PatchReportRecord, "results"),
+    "PatchReport.dry_run": col(PatchReportRecord, "dry_run"),
+    "PatchReport.reboot_pending": col(PatchReportRecord, "reboot_pending"),
+    # Each result: in the report's JSON, and on the asset's update and its event.
+    "PatchResult.update_id": col(PatchEvent, "update_id"),
+    "PatchResult.state": col(AssetPatch, "state"),
+    "PatchResult.reason": col(PatchEvent, "reason"),
+    "PatchResult.error_code": JSON,
+    "PatchResult.installed_version": col(AssetPatch, "current_version"),
     "HeartbeatRequest.alerts": DROPPED,
     "HeartbeatRequest.logs": DROPPED,
     "HeartbeatRequest.command_acks": DROPPED,

@@ -79,7 +79,8 @@ class Agent:
             Kind("heartbeat", "/agents/heartbeat", 5, False, beats.as_sent, beats.answered),
             Kind("inventory", "/agents/inventory", 7, True, lambda p: p["body"], self.inventory.delivered),
             update.REPORTS,
-            patches.SCANS,
+            Kind(patches.SCANS_NAME, patches.SCANS_PATH, 6, True, delivered=self.patches.delivered),
+            patches.REPORTS,
         ):
             self.outbox.register(kind)
         self.next_heartbeat = 0.0

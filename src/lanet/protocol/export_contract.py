@@ -20,7 +20,7 @@ from lanet.protocol.agent_config import AgentConfig
 from lanet.protocol.commands import CommandResult
 from lanet.protocol.config_updates import ConfigUpdates
 from lanet.protocol.heartbeat import HeartbeatRequest, HeartbeatResponse
-from lanet.protocol.patches import PatchScan, PatchScanAck
+from lanet.protocol.patches import PatchReport, PatchReportAck, PatchScan, PatchScanAck
 from lanet.protocol.registration import HardwareInfo, RefreshResponse, RegisterResponse
 from lanet.protocol.releases import UpdateReport, UpdateReportAck
 from lanet.protocol.tickets import TicketFromAgent
@@ -33,6 +33,8 @@ AGENT_MESSAGES: tuple[type[BaseModel], ...] = (
     HardwareInfo,
     HeartbeatRequest,
     HeartbeatResponse,
+    PatchReport,
+    PatchReportAck,
     PatchScan,
     PatchScanAck,
     RefreshResponse,

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from lanet.protocol.common import Timestamp, UUIDStr, WireModel
 from lanet.protocol.limits import MAX_SCAN_ITEMS
-from lanet.protocol.values import PatchClassification, PatchSeverity, PatchSource
+from lanet.protocol.values import PatchClassification, PatchSeverity, PatchSource, PatchState, RebootPolicy
 
 #: ``UpdateID`` GUIDs, ``<package>=<version>`` (Debian versions carry ``:+~``), dnf's NEVRA.
 UPDATE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:+~=@{}-]{0,159}$"
@@ -55,7 +55,51 @@ class PatchScan(WireModel):
     duration_ms: int | None = Field(default=None, ge=0, le=86_400_000)
 
 
+class PatchPlan(WireModel):
+    """What the agent installs, and when: the approved updates of its latest scan, inside its
+    maintenance window on its own clock (or at once with ``now``), and what to do about a reboot."""
+
+    revision: str = Field(min_length=1, max_length=64, description="Changes whenever the plan does")
+    window_start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    window_minutes: int = Field(ge=1, le=1440)
+    window_days: list[Annotated[int, Field(ge=0, le=6)]] = Field(min_length=1, max_length=7)
+    install: list[UpdateId] = Field(default_factory=list, max_length=MAX_SCAN_ITEMS)
+    now: bool = Field(default=False, description="A technician said install now, outside the window")
+    reboot: RebootPolicy = "in_window"
+    reboot_deadline_hours: int = Field(default=24, ge=1, le=720)
+    max_deferrals: int = Field(default=3, ge=0, le=20)
+
+
 class PatchScanAck(WireModel):
-    """``data`` of the answer: how many updates the server now lists as applicable."""
+    """``data`` of the answer: how many updates the server now lists as applicable, and the plan."""
 
     applicable: int
+    plan: PatchPlan | None = None
+
+
+class PatchResult(WireModel):
+    """Where one update of a plan is on the asset."""
+
+    update_id: UpdateId
+    state: PatchState
+    reason: str = Field(default="", max_length=MAX_PATCH_ERROR)
+    error_code: str | None = Field(default=None, max_length=32, description="apt's exit status, a HRESULT")
+    installed_version: PackageVersion | None = None
+
+
+class PatchReport(WireModel):
+    """Body of ``POST /agents/patches/report``: the outcome of one install run."""
+
+    asset_id: UUIDStr
+    report_id: UUIDStr = Field(description="Made once per report and kept across retries")
+    at: Timestamp
+    plan_revision: str = Field(min_length=1, max_length=64)
+    results: list[PatchResult] = Field(min_length=1, max_length=MAX_SCAN_ITEMS)
+    dry_run: str = Field(
+        default="", max_length=20_000, description="What the package manager said it would do"
+    )
+    reboot_pending: bool = False
+
+
+class PatchReportAck(WireModel):
+    recorded: int

@@ -77,3 +77,16 @@ PatchState = Literal[
 decisions; the rest the agent reports (``not_upgraded``: the package manager said it installed, the
 version on disk says otherwise)."""
 PATCH_STATES: tuple[str, ...] = get_args(PatchState)
+#: The states an agent reports for an update it was told to install.
+AGENT_PATCH_STATES: tuple[str, ...] = (
+    "downloading",
+    "installed",
+    "failed",
+    "reboot_pending",
+    "verified",
+    "not_upgraded",
+)
+
+RebootPolicy = Literal["never", "in_window", "ask_user"]
+"""After updates that need it: never reboot, reboot inside the window, or ask the logged-in user."""
+REBOOT_POLICIES: tuple[str, ...] = get_args(RebootPolicy)

@@ -18,11 +18,16 @@ from lanet.agent.store import Store
 from lanet.protocol import contract
 from lanet.protocol.limits import MAX_SCAN_ITEMS
 
-#: The outbox kind of scan results (registered by the service, written by the worker).
-SCANS = Kind("patch_scan", "/agents/patches/scan", priority=6, precious=True)
-#: Store keys: when the last scan finished, and a technician's request for one now.
+#: The outbox kinds of scan results and install reports: the worker writes them, the service sends
+#: them (the service registers the scans' kind with the handler that keeps the plan in the answer).
+SCANS_NAME, SCANS_PATH = "patch_scan", "/agents/patches/scan"
+REPORTS = Kind("patch_report", "/agents/patches/report", priority=2, precious=True)
+#: Store keys: when the last scan finished, a technician's request for one now, the server's plan,
+#: and the install runs done (plan revision and window).
 LAST_SCAN = "patches.last_scan"
 SCAN_REQUESTED = "patches.scan_requested"
+PLAN = "patches.plan"
+INSTALLED_RUNS = "patches.installed_runs"
 
 
 @dataclass
@@ -74,6 +79,6 @@ def queue_scan(store: Store, asset_id: str, found: OsScan, seconds: float) -> di
         }
     )
     checked: dict[str, Any] = contract.validate("PatchScan", body)
-    store.enqueue(SCANS.name, scan_id, checked, SCANS.priority, precious=SCANS.precious)
+    store.enqueue(SCANS_NAME, scan_id, checked, 6, precious=True)
     store.put(LAST_SCAN, time.time())
     return checked

@@ -150,3 +150,77 @@ def scan(options: Sequence[str] = ()) -> AptScan:
     uris = _apt_get(["-qq", "--print-uris", "dist-upgrade"], options)
     pending, sources = reboot_pending()
     return AptScan(items_of(simulation, uris), pending, sources)
+
+
+# --- installing -----------------------------------------------------------------------------------
+#: Keep the configuration files the administrator changed, take the package's for the rest.
+INSTALL_OPTIONS = ("Dpkg::Options::=--force-confdef", "Dpkg::Options::=--force-confold")
+INSTALL_TIMEOUT = 1800
+
+
+@dataclass
+class Installed:
+    ok: bool
+    output: str
+    exit_code: int | None
+
+
+def refresh(options: Sequence[str] = ()) -> None:
+    """``apt-get update``: the lists the install works from (raises AptError with apt's words)."""
+    _apt_get(["-q", "update"], options)
+
+
+def dry_run(targets: Sequence[str], options: Sequence[str] = ()) -> str:
+    """What ``apt-get install`` would do for these ``package=version`` targets (its own words)."""
+    try:
+        return _apt_get(["-s", "install", "--only-upgrade", *targets], options)
+    except AptError as exc:
+        return str(exc)
+
+
+def install_one(target: str, options: Sequence[str] = ()) -> Installed:
+    """Install one ``package=version``, keeping changed configuration files; never prompts."""
+    command = [
+        "apt-get",
+        *(x for o in (*options, *INSTALL_OPTIONS) for x in ("-o", o)),
+        "-y",
+        "-q",
+        "install",
+        "--only-upgrade",
+        target,
+    ]
+    try:
+        done = subprocess.run(  # noqa: S603 - Debian's apt-get, a target from the server's plan
+            command,
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT,
+            check=False,
+            env={**os.environ, "LANG": "C", "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"},
+        )
+    except subprocess.TimeoutExpired:
+        return Installed(False, f"apt-get install {target} did not finish within {INSTALL_TIMEOUT} s", None)
+    return Installed(done.returncode == 0, (done.stdout + done.stderr).strip()[-1000:], done.returncode)
+
+
+def installed_version(package: str) -> str | None:
+    """The version dpkg has installed now (what an install is verified against)."""
+    query = ["dpkg-query", "-W", "-f=${Status}|${Version}", package]
+    done = subprocess.run(  # noqa: S603 - dpkg-query, a package name from the plan
+        query,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "LANG": "C", "LC_ALL": "C"},
+    )
+    status, _, version = done.stdout.partition("|")
+    return version if done.returncode == 0 and status.endswith(" installed") else None
+
+
+def reboot_packages(marker: Path = REBOOT_REQUIRED) -> set[str]:
+    """The packages that asked for a reboot (``/run/reboot-required.pkgs``)."""
+    try:
+        return set(marker.with_name(marker.name + ".pkgs").read_text().split())
+    except OSError:
+        return set()

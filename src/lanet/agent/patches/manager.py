@@ -1,10 +1,16 @@
-"""The service's side of OS update scans: when to start the scan worker, and when to stop it.
+"""The service's side of OS updates: when to start the patch worker, and when to stop it.
 
 A scan runs every :data:`SCAN_EVERY` and at once when a heartbeat's answer carries a technician's
 request. The worker gets :data:`SCAN_TIMEOUT` to finish: past it, it is killed and the server is
 told why (the Windows Update Agent's search is known to hang for hours). A scan that failed that
 way is tried again after :data:`RETRY_AFTER`, at most :data:`MAX_RETRIES` times before the next
 scheduled one.
+
+The answer to a scan carries the server's plan. Its approved updates are installed by the same
+worker (``install``) once per plan and window: inside the maintenance window on this machine's
+clock, or at once when a technician said so. An agent that was off during its window installs in
+the next one. An install run is never killed: stopping dpkg half-way would leave the packages
+broken; it is only logged when it runs past :data:`INSTALL_WARN_AFTER`.
 """
 
 import logging
@@ -12,16 +18,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
-from lanet.agent.patches import SCAN_REQUESTED, OsScan, queue_scan
+from lanet.agent.patches import INSTALLED_RUNS, PLAN, SCAN_REQUESTED, OsScan, queue_scan
+from lanet.agent.patches.install import window_of
 from lanet.agent.paths import AgentPaths, module_runner
 from lanet.agent.store import Store
+from lanet.protocol import contract
 from lanet.protocol.contract import Record
 
 log = logging.getLogger("lanet.agent.patches")
 
 SCAN_EVERY = 6 * 3600.0
 SCAN_TIMEOUT = 1800.0
+INSTALL_WARN_AFTER = 3 * 3600.0
 RETRY_AFTER = 1800.0
 MAX_RETRIES = 3
 #: Store keys: when the last scan was started, and how many in a row were stopped at the timeout.
@@ -39,6 +50,7 @@ class Patches:
         wake: Callable[[], None],
         *,
         clock: Callable[[], float] = time.time,
+        local_now: Callable[[], datetime] = datetime.now,
         command: list[str] | None = None,
     ) -> None:
         self.store = store
@@ -47,9 +59,13 @@ class Patches:
         self.clock = clock
         # The worker finds this agent's files the way the service did: the same --home, if any.
         home = ["--home", str(paths.config_dir.parent)] if home_given else []
-        self.command = command or [*module_runner(), "-m", "lanet.agent.patches.worker", *home]
+        self.command = command or [*module_runner(), "-m", "lanet.agent.patches.worker"]
+        self.home = home
+        self.local_now = local_now
         self._proc: subprocess.Popen[bytes] | None = None
+        self._action = "scan"
         self._started = 0.0
+        self._warned = False
 
     def request(self) -> None:
         """A technician asked for a scan now (the heartbeat's answer said so)."""
@@ -58,12 +74,43 @@ class Patches:
             self.store.put(SCAN_REQUESTED, True)
             self.wake()
 
+    def delivered(self, _payload: dict[str, Any], data: dict[str, Any], _sent: dict[str, Any]) -> None:
+        """The answer to a scan: keep the server's plan (validated; a bad one is logged and kept out)."""
+        try:
+            answer = contract.validate("PatchScanAck", data)
+        except contract.ContractError as exc:
+            log.warning("the answer to a scan has an unexpected shape, ignored: %s", exc.listed(5))
+            return
+        plan = answer.get("plan")
+        if plan is not None and plan != self.store.get(PLAN):
+            log.info("patch plan %s: %d update(s) to install", plan["revision"], len(plan["install"]))
+            self.store.put(PLAN, plan)
+            self.wake()
+
+    def _install_due(self) -> bool:
+        plan = self.store.get(PLAN)
+        if not plan or not plan.get("install"):
+            return False
+        runs = self.store.get(INSTALLED_RUNS) or []
+        if plan.get("now"):
+            return not any(r["revision"] == plan["revision"] and r["window"] == "now" for r in runs)
+        opened = window_of(plan).opened_at(self.local_now())
+        if opened is None:
+            return False
+        return not any(r["revision"] == plan["revision"] and r["window"] == opened.isoformat() for r in runs)
+
     def _running(self) -> bool:
         if self._proc is None:
             return False
         code = self._proc.poll()
         if code is None:
-            if self.clock() - self._started <= SCAN_TIMEOUT:
+            elapsed = self.clock() - self._started
+            if self._action == "install":
+                if elapsed > INSTALL_WARN_AFTER and not self._warned:
+                    log.warning("the install run has taken %.0f min so far", elapsed / 60)
+                    self._warned = True
+                return True
+            if elapsed <= SCAN_TIMEOUT:
                 return True
             self._proc.kill()
             self._proc.wait(10)
@@ -80,9 +127,10 @@ class Patches:
                 )
             self.wake()
             return False
-        log.info("the scan worker ended with status %s", code)
+        log.info("the %s worker ended with status %s", self._action, code)
         self._proc = None
-        self.store.put(FAILURES, 0)
+        if self._action == "scan":
+            self.store.put(FAILURES, 0)
         self.wake()  # its result is in the outbox
         return False
 
@@ -96,14 +144,20 @@ class Patches:
         return since >= SCAN_EVERY
 
     def tick(self) -> None:
-        if self._running() or not self.config().agent.asset_id or not self.due():
+        if self._running() or not self.config().agent.asset_id:
             return
-        self.store.put(SCAN_REQUESTED, False)
-        self.store.put(LAST_ATTEMPT, self.clock())
-        self._started = self.clock()
-        log.info("starting an OS update scan")
+        if self._install_due():
+            self._start("install")
+        elif self.due():
+            self.store.put(SCAN_REQUESTED, False)
+            self.store.put(LAST_ATTEMPT, self.clock())
+            self._start("scan")
+
+    def _start(self, action: str) -> None:
+        self._action, self._started, self._warned = action, self.clock(), False
+        log.info("starting the patch worker: %s", action)
         self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            self.command,
+            [*self.command, action, *self.home],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -10,7 +10,7 @@ from lanet.protocol.commands import CommandResult, CommandResultAck
 from lanet.protocol.common import UUIDStr, WireModel
 from lanet.protocol.errors import TOKEN_REFUSAL_REASONS, ErrorCode
 from lanet.protocol.heartbeat import HeartbeatRequest, HeartbeatResponse
-from lanet.protocol.patches import PatchScan, PatchScanAck
+from lanet.protocol.patches import PatchReport, PatchReportAck, PatchScan, PatchScanAck
 from lanet.protocol.registration import (
     HardwareInfo,
     RefreshRequest,
@@ -35,7 +35,7 @@ from lanet.server.models.base import utcnow
 from lanet.server.services import asset_lifecycle, commands, registration, telemetry
 from lanet.server.services.credentials import issue_agent_jwt
 from lanet.server.services.inventory import apply_inventory
-from lanet.server.services.patches import scans
+from lanet.server.services.patches import decisions, reports, scans
 from lanet.server.services.releases import operations as releases
 from lanet.server.services.releases.repository import ReleaseRepository
 from lanet.server.settings import RateLimit
@@ -274,11 +274,33 @@ def patch_scan(body: PatchScan) -> PatchScanAck:
     require_own_asset(claims, body.asset_id)
     _limit(f"patches:{claims.asset_id}")
     app = state()
+    now = utcnow()
     with app.db.session() as session:
         asset = _live_asset(session, claims.asset_id)
-        applicable = scans.record_scan(session, asset, body, now=utcnow())
+        applicable = scans.record_scan(session, asset, body, now=now)
+        install_now = scans.take_request(session, asset, now)
+        plan = decisions.plan_for(session, asset, now, install_now=install_now)
     app.scan_requests.invalidate()
-    return PatchScanAck(applicable=applicable)
+    return PatchScanAck(applicable=applicable, plan=plan)
+
+
+@bp.operation(
+    "/patches/report",
+    summary="Report the outcome of installing updates: each update's state, the dry run, the reboot",
+    body=PatchReport,
+    response=PatchReportAck,
+    auth="agent",
+    errors=(404,),
+)
+def patch_report(body: PatchReport) -> PatchReportAck:
+    """Sent from the agent's outbox; a repeated report (same ``report_id``) is stored once."""
+    claims = require_agent()
+    require_own_asset(claims, body.asset_id)
+    _limit(f"patches:{claims.asset_id}")
+    with state().db.session() as session:
+        asset = _live_asset(session, claims.asset_id)
+        recorded = reports.record_report(session, asset, body, now=utcnow())
+    return PatchReportAck(recorded=recorded)
 
 
 def _repository() -> ReleaseRepository:

@@ -141,6 +141,27 @@ def request_scan(asset_id: str) -> ScanRequested:
     return ScanRequested(asset_id=asset_id, requested_at=now)
 
 
+class InstallRequest(WireModel):
+    now: bool = Field(default=False, description="Outside the maintenance window too")
+
+
+@bp.operation(
+    "/assets/<asset_id>/install",
+    summary="Send the asset its approved updates, to install in its window or at once",
+    body=InstallRequest,
+    response=ScanRequested,
+    auth="technician",
+    errors=(404,),
+)
+def install(asset_id: str, body: InstallRequest) -> ScanRequested:
+    actor = require_technician()
+    now = utcnow()
+    with state().db.session() as session:
+        requests.request_scan(session, _asset(session, asset_id), actor=actor, now=now, install_now=body.now)
+    state().scan_requests.invalidate()
+    return ScanRequested(asset_id=asset_id, requested_at=now)
+
+
 @bp.operation(
     "/clients/<client>/decisions",
     summary="Approve or deny one update for every machine of a client",

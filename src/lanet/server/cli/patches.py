@@ -76,6 +76,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_install(args: argparse.Namespace) -> int:
+    from lanet.server.models.base import utcnow
+    from lanet.server.services.patches.requests import request_scan
+
+    with database().session() as session:
+        asset = _asset(session, args.asset)
+        request_scan(session, asset, actor=actor(), now=utcnow(), install_now=args.now)
+        name = asset.computer_name
+    when = "at once" if args.now else "in its next maintenance window"
+    print(f"{name} installs its approved updates {when}, after a scan at its next heartbeat")
+    return 0
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     from lanet.server.models.base import utcnow
     from lanet.server.services.patches.requests import request_scan
@@ -165,6 +178,10 @@ def register(sub: Any) -> None:
     scan = group.add_parser("scan", help="ask the asset's agent for a scan at its next heartbeat")
     scan.add_argument("--asset", required=True)
     scan.set_defaults(func=cmd_scan)
+    install = group.add_parser("install", help="send the asset its approved updates (with --now: at once)")
+    install.add_argument("--asset", required=True)
+    install.add_argument("--now", action="store_true", help="outside the maintenance window too")
+    install.set_defaults(func=cmd_install)
     for verb, what in (("approve", "install it"), ("deny", "never install it")):
         decision = group.add_parser(verb, help=f"{verb} one update for every machine of a client ({what})")
         decision.add_argument("update_id", help="as patches list shows it (package=version, or the UpdateID)")

@@ -12,6 +12,7 @@ from lanet.server.models.patches import (
     PatchDecision,
     PatchEvent,
     PatchPolicy,
+    PatchReportRecord,
     PatchScanRecord,
     PatchScanRequest,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "PatchDecision",
     "PatchEvent",
     "PatchPolicy",
+    "PatchReportRecord",
     "PatchScanRecord",
     "PatchScanRequest",
     "PortalSession",

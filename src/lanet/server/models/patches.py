@@ -84,6 +84,8 @@ class PatchScanRequest(Base):
     requested_by: Mapped[str] = mapped_column(String(255))
     #: When a heartbeat's answer last carried it (sent again if no scan came back for a while).
     delivered_at: Mapped[datetime | None] = mapped_column()
+    #: "Install now": the plan that answers the scan lets the agent install outside its window.
+    install_now: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class PatchPolicy(Base):
@@ -115,3 +117,20 @@ class PatchDecision(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     decided_by: Mapped[str] = mapped_column(String(255))
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PatchReportRecord(Base):
+    """One install run as the agent reported it: the dry run, each update's outcome, the reboot."""
+
+    __tablename__ = "patch_reports"
+    __table_args__ = (Index("ix_patch_reports_asset_id_at", "asset_id", "at"),)
+
+    id: Mapped[str] = uuid_pk()
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    report_id: Mapped[str] = mapped_column(String(36), unique=True, doc="the agent's, kept across retries")
+    at: Mapped[datetime] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    plan_revision: Mapped[str] = mapped_column(String(64))
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    dry_run: Mapped[str] = mapped_column(Text, default="")
+    reboot_pending: Mapped[bool] = mapped_column(Boolean, default=False)

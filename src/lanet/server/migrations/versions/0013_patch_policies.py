@@ -1,4 +1,5 @@
-"""Patch policies per client, site and asset, and technicians' decisions per client
+"""Patch policies per client, site and asset, technicians' decisions per client, install reports,
+and "install now" on a scan request
 
 Revision ID: 0013
 Revises: 0012
@@ -63,8 +64,42 @@ def upgrade() -> None:
     with op.batch_alter_table("patch_policies", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_patch_policies_client_id"), ["client_id"], unique=False)
 
+    op.create_table(
+        "patch_reports",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("asset_id", sa.String(length=36), nullable=False),
+        sa.Column("report_id", sa.String(length=36), nullable=False),
+        sa.Column("at", lanet.server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", lanet.server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("plan_revision", sa.String(length=64), nullable=False),
+        sa.Column(
+            "results",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("dry_run", sa.Text(), nullable=False),
+        sa.Column("reboot_pending", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["asset_id"], ["assets.id"], name=op.f("fk_patch_reports_asset_id_assets"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_patch_reports")),
+        sa.UniqueConstraint("report_id", name=op.f("uq_patch_reports_report_id")),
+    )
+    with op.batch_alter_table("patch_reports", schema=None) as batch_op:
+        batch_op.create_index("ix_patch_reports_asset_id_at", ["asset_id", "at"], unique=False)
+
+    with op.batch_alter_table("patch_scan_requests", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("install_now", sa.Boolean(), nullable=False, server_default=sa.false()))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("patch_scan_requests", schema=None) as batch_op:
+        batch_op.drop_column("install_now")
+
+    with op.batch_alter_table("patch_reports", schema=None) as batch_op:
+        batch_op.drop_index("ix_patch_reports_asset_id_at")
+
+    op.drop_table("patch_reports")
     with op.batch_alter_table("patch_policies", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_patch_policies_client_id"))
 

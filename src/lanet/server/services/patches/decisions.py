@@ -7,6 +7,7 @@ technician approves or denies ``openssl=3.0.15-1~deb12u1`` (or a Windows ``Updat
 that client's machines. Every change is audited.
 """
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lanet.protocol.patches import PatchPlan
 from lanet.server.models import Asset, AssetPatch, Client, PatchDecision, PatchEvent, PatchPolicy
 from lanet.server.services import audit
 from lanet.server.services.config_push import Scope, effective_overrides
@@ -26,6 +28,7 @@ from lanet.server.services.patches.policy import (
     evaluate,
     resolve,
 )
+from lanet.server.services.patches.requests import request_scan
 
 _PRECEDENCE = ("client", "site", "asset")
 
@@ -129,6 +132,13 @@ def decide(
                 at=now,
             )
         )
+    # The machines that have it learn at their next heartbeat (a scan, answered with the new plan).
+    for asset in session.scalars(
+        select(Asset)
+        .join(AssetPatch, AssetPatch.asset_id == Asset.id)
+        .where(Asset.client_id == client.id, AssetPatch.update_id == update_id, Asset.retired_at.is_(None))
+    ):
+        request_scan(session, asset, actor=actor, now=now, audited=False)
     audit.record(
         session,
         actor=actor,
@@ -171,3 +181,35 @@ def decisions_for(session: Session, asset: Asset, now: datetime) -> list[Planned
         )
         for row in rows
     ]
+
+
+#: Agent states after which an update is not installed again (until a scan lists it anew).
+DONE_STATES = ("installed", "verified", "reboot_pending")
+
+
+def plan_for(session: Session, asset: Asset, now: datetime, *, install_now: bool = False) -> PatchPlan:
+    """What the asset's agent should install, and when: its approved updates not yet installed."""
+    policy = effective_policy(session, asset)
+    states = {
+        row.update_id: row.state
+        for row in session.scalars(
+            select(AssetPatch).where(AssetPatch.asset_id == asset.id, AssetPatch.applicable.is_(True))
+        )
+    }
+    install = sorted(
+        p.update_id
+        for p in decisions_for(session, asset, now)
+        if p.decision.state == "approved" and states.get(p.update_id) not in DONE_STATES
+    )
+    body = {
+        "window_start": policy.window.start,
+        "window_minutes": policy.window.minutes,
+        "window_days": list(policy.window.days),
+        "install": install,
+        "now": install_now,
+        "reboot": policy.reboot,
+        "reboot_deadline_hours": policy.reboot_deadline_hours,
+        "max_deferrals": policy.max_deferrals,
+    }
+    revision = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    return PatchPlan(revision=revision, **body)

@@ -24,11 +24,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from lanet.protocol.maintenance_window import EVERY_DAY, MaintenanceWindow
-from lanet.protocol.values import PATCH_CLASSIFICATIONS, PATCH_SEVERITIES
+from lanet.protocol.values import PATCH_CLASSIFICATIONS, PATCH_SEVERITIES, REBOOT_POLICIES, RebootPolicy
 from lanet.server.services.releases.rollouts import RINGS, ring
 
-RebootPolicy = Literal["never", "in_window", "ask_user"]
-REBOOT_POLICIES: tuple[str, ...] = ("never", "in_window", "ask_user")
 #: Severities from the most to the least serious; ``unspecified`` meets no minimum but ``low``'s.
 SEVERITY_ORDER = ("critical", "important", "moderate", "low", "unspecified")
 DEFAULT_START = "02:00"

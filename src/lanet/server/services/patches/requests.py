@@ -65,19 +65,33 @@ class ScanRequests:
         return True
 
 
-def request_scan(session: Session, asset: Asset, *, actor: str, now: datetime) -> None:
-    """Ask the asset's agent for a scan at its next heartbeat (audited)."""
+def request_scan(
+    session: Session,
+    asset: Asset,
+    *,
+    actor: str,
+    now: datetime,
+    install_now: bool = False,
+    audited: bool = True,
+) -> None:
+    """Ask the asset's agent for a scan at its next heartbeat; the plan that answers the scan says
+    what to install (at once, with ``install_now``). Audited when a technician asked for it."""
     record = session.get(PatchScanRequest, asset.id)
     if record is None:
-        session.add(PatchScanRequest(asset_id=asset.id, requested_at=now, requested_by=actor))
+        record = PatchScanRequest(
+            asset_id=asset.id, requested_at=now, requested_by=actor, install_now=install_now
+        )
+        session.add(record)
     else:
         record.requested_at, record.requested_by, record.delivered_at = now, actor, None
-    audit.record(
-        session,
-        actor=actor,
-        action="patches.scan_requested",
-        target_type="asset",
-        target_id=asset.id,
-        client_id=asset.client_id,
-        details={"computer_name": asset.computer_name},
-    )
+        record.install_now = record.install_now or install_now
+    if audited:
+        audit.record(
+            session,
+            actor=actor,
+            action="patches.install_now" if install_now else "patches.scan_requested",
+            target_type="asset",
+            target_id=asset.id,
+            client_id=asset.client_id,
+            details={"computer_name": asset.computer_name},
+        )

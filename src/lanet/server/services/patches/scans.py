@@ -77,6 +77,16 @@ def _apply(session: Session, asset_id: str, items: list[PatchItem], now: datetim
             _event(session, asset_id, update_id, row.state, "no longer listed by the scan", now)
 
 
+def take_request(session: Session, asset: Asset, now: datetime) -> bool:
+    """End the asset's open scan request (a scan came back); whether it asked to install now."""
+    request = session.get(PatchScanRequest, asset.id)
+    if request is None or request.requested_at > now:
+        return False
+    install_now = request.install_now
+    session.delete(request)
+    return install_now
+
+
 def record_scan(session: Session, asset: Asset, scan: PatchScan, *, now: datetime) -> int:
     """Store one scan; returns how many updates the asset now has applicable."""
     if session.scalar(select(PatchScanRecord.id).where(PatchScanRecord.scan_id == scan.scan_id)) is None:
@@ -103,9 +113,6 @@ def record_scan(session: Session, asset: Asset, scan: PatchScan, *, now: datetim
         )
         if not failed and (newest is None or scan.scanned_at >= newest):
             _apply(session, asset.id, scan.items, now)
-        request = session.get(PatchScanRequest, asset.id)
-        if request is not None and request.requested_at <= now:
-            session.delete(request)
         session.flush()
     return int(
         session.scalar(
