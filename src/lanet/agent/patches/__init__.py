@@ -3,7 +3,8 @@
 The scan runs in a short-lived worker process (:mod:`lanet.agent.patches.worker`), started by the
 service (:mod:`lanet.agent.patches.manager`) on a schedule and when a technician asks, and killed at
 a hard timeout: a package manager or the Windows Update Agent that hangs never hangs the service.
-Per-OS code sits behind :func:`scan_os`: apt on Debian and Ubuntu (:mod:`lanet.agent.patches.apt`).
+Per-OS code sits behind :func:`scan_os`: the Windows Update Agent (:mod:`lanet.agent.patches.wua`)
+and apt on Debian and Ubuntu (:mod:`lanet.agent.patches.apt`).
 """
 
 import sys
@@ -42,7 +43,15 @@ class OsScan:
 def scan_os() -> OsScan:
     """What this OS would install now, from its own update source."""
     if sys.platform == "win32":
-        return OsScan("windows_update", error="scanning Windows Update is not in this version of the agent")
+        from lanet.agent.patches import wua
+
+        try:
+            found = wua.scan()
+        except (wua.WuaUnavailable, wua.WuaError) as exc:
+            return OsScan("windows_update", error=str(exc))
+        return OsScan(
+            "windows_update", found.items, found.reboot_pending, found.reboot_sources, found.warning
+        )
     from shutil import which
 
     if which("apt-get") is None:

@@ -1,7 +1,9 @@
 """One install run: the plan's approved updates, inside the maintenance window (or at once when a
 technician said so), each installed and then verified against what the package database says.
 
-apt on Debian and Ubuntu: ``apt-get update``; the dry run of the whole plan (reported as it is);
+On Windows, the Windows Update Agent downloads and installs the updates by ``UpdateID`` and says
+per update whether it succeeded and whether it needs a reboot (:mod:`lanet.agent.patches.wua`).
+On apt (Debian and Ubuntu): ``apt-get update``; the dry run of the whole plan (reported as it is);
 then one ``apt-get install --only-upgrade package=version`` per update, so one that fails never
 keeps the others from installing; then ``dpkg-query`` for the version on disk. A package manager
 that says it installed what is not there is reported as ``not_upgraded``, not as a success. An
@@ -69,6 +71,17 @@ def _apt_results(targets: Sequence[str], options: Sequence[str]) -> tuple[list[d
     return results, dry, pending
 
 
+def _wua_results(targets: Sequence[str]) -> tuple[list[dict[str, Any]], str, bool]:
+    from lanet.agent.patches import wua
+
+    try:
+        done = wua.install(list(targets))
+    except (wua.WuaUnavailable, wua.WuaError) as exc:
+        return [_result(t, "failed", str(exc)) for t in targets], "", False
+    results = [_result(r.update_id, r.state, r.reason, error_code=r.error_code) for r in done]
+    return results, "", any(r.state == "reboot_pending" for r in done)
+
+
 def run_install(
     store: Store, asset_id: str, plan: dict[str, Any], *, local_now: datetime, options: Sequence[str] = ()
 ) -> dict[str, Any] | None:
@@ -83,11 +96,7 @@ def run_install(
     if not targets:
         return None
     if sys.platform == "win32":
-        results = [
-            _result(t, "failed", "installing Windows updates is not in this version of the agent")
-            for t in targets
-        ]
-        dry, pending = "", False
+        results, dry, pending = _wua_results(targets)
     else:
         results, dry, pending = _apt_results(targets, options)
     report_id = str(uuid.uuid4())
