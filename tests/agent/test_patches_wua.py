@@ -202,7 +202,7 @@ def test_a_search_gives_every_update_classified_with_its_kb_severity_size_and_re
         and by_kb[("KB2267602",)]["downloaded"] is True
     )
     assert by_kb[()]["classification"] == "driver" and by_kb[("KB5033918",)]["classification"] == "other"
-    assert (found.reboot_pending, found.reboot_sources, found.warning) == (
+    assert (found.reboot_pending, found.reboot_sources, found.error) == (
         True,
         ["cbs", "pending_file_rename"],
         None,
@@ -213,7 +213,7 @@ def test_a_search_with_errors_warns_and_a_failed_one_says_how() -> None:
     partial = wua.scan(
         lambda: Session(SearchResult(wua.SUCCEEDED_WITH_ERRORS, Collection([PLAIN]))), sources=list
     )
-    assert len(partial.items) == 1 and "succeeded with errors" in (partial.warning or "")
+    assert len(partial.items) == 1 and "succeeded with errors" in (partial.error or "")
     with pytest.raises(wua.WuaError, match="ended failed"):
         wua.scan(lambda: Session(SearchResult(wua.FAILED, Collection())), sources=list)
     offline = ComError(-2145107924, "WU_E_PT_WINHTTP_NAME_NOT_RESOLVED", None, None)

@@ -46,12 +46,9 @@ def scan_os() -> OsScan:
         from lanet.agent.patches import wua
 
         try:
-            found = wua.scan()
+            return wua.scan()
         except (wua.WuaUnavailable, wua.WuaError) as exc:
             return OsScan("windows_update", error=str(exc))
-        return OsScan(
-            "windows_update", found.items, found.reboot_pending, found.reboot_sources, found.warning
-        )
     from shutil import which
 
     if which("apt-get") is None:
@@ -59,10 +56,9 @@ def scan_os() -> OsScan:
     from lanet.agent.patches import apt
 
     try:
-        found = apt.scan()
+        return apt.scan()
     except apt.AptError as exc:
         return OsScan("apt", error=str(exc))
-    return OsScan("apt", found.items, found.reboot_pending, found.reboot_sources)
 
 
 def queue_scan(store: Store, asset_id: str, found: OsScan, seconds: float) -> dict[str, Any]:

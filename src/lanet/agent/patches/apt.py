@@ -14,10 +14,12 @@ import os
 import re
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+
+from lanet.agent.patches import OsScan
 
 #: ``Inst bash [5.2.15-2+b8] (5.2.15-2+b13 Debian:12.15/oldstable [amd64])``; a new package (a
 #: dependency pulled in) has no installed version and is not an update of its own.
@@ -41,13 +43,6 @@ TIMEOUT = 600
 
 class AptError(Exception):
     """apt could not say what it would upgrade; the message says why."""
-
-
-@dataclass
-class AptScan:
-    items: list[dict[str, Any]] = field(default_factory=list)
-    reboot_pending: bool = False
-    reboot_sources: list[str] = field(default_factory=list)
 
 
 def _apt_get(args: Sequence[str], options: Sequence[str]) -> str:
@@ -143,13 +138,13 @@ def reboot_pending(marker: Path = REBOOT_REQUIRED) -> tuple[bool, list[str]]:
     return False, []
 
 
-def scan(options: Sequence[str] = ()) -> AptScan:
+def scan(options: Sequence[str] = ()) -> OsScan:
     """What apt would upgrade now (from its lists as they are: refreshing them is ``apt-get update``,
     which the install step runs, not the scan)."""
     simulation = _apt_get(["-s", "dist-upgrade"], options)
     uris = _apt_get(["-qq", "--print-uris", "dist-upgrade"], options)
     pending, sources = reboot_pending()
-    return AptScan(items_of(simulation, uris), pending, sources)
+    return OsScan("apt", items_of(simulation, uris), pending, sources)
 
 
 # --- installing -----------------------------------------------------------------------------------

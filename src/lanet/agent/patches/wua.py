@@ -19,8 +19,10 @@ A pending reboot is read from several places, since each one misses some cases: 
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from lanet.agent.patches import OsScan
 
 log = logging.getLogger("lanet.agent.patches")
 
@@ -77,14 +79,6 @@ class WuaUnavailable(Exception):
 
 class WuaError(Exception):
     """The Agent answered with a failure; the message carries its result code and HRESULT."""
-
-
-@dataclass
-class WuaScan:
-    items: list[dict[str, Any]] = field(default_factory=list)
-    reboot_pending: bool = False
-    reboot_sources: list[str] = field(default_factory=list)
-    warning: str | None = None
 
 
 def _items(collection: Any) -> Iterator[Any]:
@@ -207,16 +201,17 @@ def reboot_sources(
 def scan(
     session_factory: Callable[[], Any] = lambda: _dispatch("Microsoft.Update.Session"),
     sources: Callable[[], list[str]] = reboot_sources,
-) -> WuaScan:
-    """Every applicable update, and whether a reboot is pending."""
+) -> OsScan:
+    """Every applicable update, and whether a reboot is pending (``error`` carries the warning of
+    a search that succeeded with errors)."""
     session = _session(session_factory)
     result = _call("the Windows Update search", lambda: session.CreateUpdateSearcher().Search(SEARCH))
     code = int(result.ResultCode)
     if code not in (SUCCEEDED, SUCCEEDED_WITH_ERRORS):
         raise WuaError(f"the Windows Update search ended {RESULT_NAMES[code] if 0 <= code < 6 else code}")
-    found = WuaScan([item_of(update) for update in _items(result.Updates)])
+    found = OsScan("windows_update", [item_of(update) for update in _items(result.Updates)])
     if code == SUCCEEDED_WITH_ERRORS:
-        found.warning = "the Windows Update search succeeded with errors; some updates may be missing"
+        found.error = "the Windows Update search succeeded with errors; some updates may be missing"
     pending = sources()
     found.reboot_pending, found.reboot_sources = bool(pending), pending
     return found
