@@ -36,6 +36,9 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
 command -v wixl >/dev/null || missing+=(wixl)
 command -v msibuild >/dev/null || missing+=(msitools)
+# The patch tests run the agent's apt path in a throwaway Debian root, against a local repository.
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v dpkg-scanpackages >/dev/null || missing+=(dpkg-dev)
 if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
     # Debian starts its own nginx (a default site on port 80) when the package is installed; the
