@@ -18,7 +18,8 @@ from lanet.agent.secrets.protect import PlainProtector
 from lanet.agent.store import Store
 from tests.patch_root import PatchRoot, patch_root
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# The first test may build the Debian root (debootstrap: about a minute, longer on a slow mirror).
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 ASSET = "0b7f6a0e-4c31-4f0e-9d7e-000000000001"
 
 
