@@ -144,15 +144,19 @@ def test_the_plan_is_installed_inside_the_window_once_per_window_and_at_once_whe
     local[0] = datetime(2026, 12, 5, 2, 30)
     patches.tick()
     assert patches._proc is not None and patches._proc.args[-3] == "install"
-    # The worker records its run (as run_install does); the same window does not run it again.
-    store.put(manager.INSTALLED_RUNS, [{"revision": "r1", "window": "2026-12-05T02:00:00"}])
+    # Once per window, whatever the worker did; after it, a scan tells the server what is now.
+    _wait_exit(patches)
+    patches.tick()
+    assert patches._proc is not None and patches._proc.args[-3] == "scan"
     _wait_exit(patches)
     patches.tick()
     assert patches._proc is None
     # The agent was off the next night: it installs in the window after (a new window, the same plan).
     local[0] = datetime(2026, 12, 7, 3, 0)
     patches.tick()
-    assert patches._proc is not None
+    assert patches._proc is not None and patches._proc.args[-3] == "install"
+    _wait_exit(patches)
+    patches.tick()  # the scan after it
     _wait_exit(patches)
     patches.tick()
     # "Install now": at once, outside the window, once.
@@ -160,7 +164,8 @@ def test_the_plan_is_installed_inside_the_window_once_per_window_and_at_once_whe
     _answer(patches, {**PLAN, "revision": "r2", "now": True})
     patches.tick()
     assert patches._proc is not None and patches._proc.args[-3] == "install"
-    store.put(manager.INSTALLED_RUNS, [{"revision": "r2", "window": "now"}])
+    _wait_exit(patches)
+    patches.tick()  # the scan after it
     _wait_exit(patches)
     patches.tick()
     assert patches._proc is None

@@ -23,12 +23,10 @@ from lanet.protocol.limits import MAX_SCAN_ITEMS
 #: them (the service registers the scans' kind with the handler that keeps the plan in the answer).
 SCANS_NAME, SCANS_PATH = "patch_scan", "/agents/patches/scan"
 REPORTS = Kind("patch_report", "/agents/patches/report", priority=2, precious=True)
-#: Store keys: when the last scan finished, a technician's request for one now, the server's plan,
-#: and the install runs done (plan revision and window).
+#: Store keys: when the last scan finished, a technician's request for one now, the server's plan.
 LAST_SCAN = "patches.last_scan"
 SCAN_REQUESTED = "patches.scan_requested"
 PLAN = "patches.plan"
-INSTALLED_RUNS = "patches.installed_runs"
 
 
 @dataclass

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from lanet.agent.patches import INSTALLED_RUNS, REPORTS
+from lanet.agent.patches import REPORTS
 from lanet.agent.store import Store
 from lanet.protocol import contract
 from lanet.protocol.maintenance_window import MaintenanceWindow
@@ -111,8 +111,4 @@ def run_install(
     }
     checked: dict[str, Any] = contract.validate("PatchReport", body)
     store.enqueue(REPORTS.name, report_id, checked, REPORTS.priority, precious=REPORTS.precious)
-    opened = window.opened_at(local_now)
-    runs = list(store.get(INSTALLED_RUNS) or [])[-20:]
-    runs.append({"revision": plan["revision"], "window": opened.isoformat() if opened else "now"})
-    store.put(INSTALLED_RUNS, runs)
     return checked

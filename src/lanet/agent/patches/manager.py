@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from lanet.agent.patches import INSTALLED_RUNS, PLAN, SCAN_REQUESTED, OsScan, queue_scan
+from lanet.agent.patches import PLAN, SCAN_REQUESTED, OsScan, queue_scan
 from lanet.agent.patches.install import window_of
 from lanet.agent.paths import AgentPaths, module_runner
 from lanet.agent.store import Store
@@ -38,6 +38,8 @@ MAX_RETRIES = 3
 #: Store keys: when the last scan was started, and how many in a row were stopped at the timeout.
 LAST_ATTEMPT = "patches.last_attempt"
 FAILURES = "patches.failures"
+#: The install runs started (plan revision and window): each is attempted once, even if its worker dies.
+INSTALL_ATTEMPTS = "patches.install_attempts"
 
 
 class Patches:
@@ -91,13 +93,15 @@ class Patches:
         plan = self.store.get(PLAN)
         if not plan or not plan.get("install"):
             return False
-        runs = self.store.get(INSTALLED_RUNS) or []
+        run = self._run_key(plan)
+        return run is not None and run not in (self.store.get(INSTALL_ATTEMPTS) or [])
+
+    def _run_key(self, plan: dict[str, Any]) -> dict[str, str] | None:
+        """This plan in this window (or "now"): what is attempted once, whatever the worker does."""
         if plan.get("now"):
-            return not any(r["revision"] == plan["revision"] and r["window"] == "now" for r in runs)
+            return {"revision": plan["revision"], "window": "now"}
         opened = window_of(plan).opened_at(self.local_now())
-        if opened is None:
-            return False
-        return not any(r["revision"] == plan["revision"] and r["window"] == opened.isoformat() for r in runs)
+        return None if opened is None else {"revision": plan["revision"], "window": opened.isoformat()}
 
     def _running(self) -> bool:
         if self._proc is None:
@@ -131,6 +135,8 @@ class Patches:
         self._proc = None
         if self._action == "scan":
             self.store.put(FAILURES, 0)
+        else:
+            self.store.put(SCAN_REQUESTED, True)  # the server's next plan starts from what is now
         self.wake()  # its result is in the outbox
         return False
 
@@ -146,7 +152,10 @@ class Patches:
     def tick(self) -> None:
         if self._running() or not self.config().agent.asset_id:
             return
+        plan = self.store.get(PLAN)
         if self._install_due():
+            attempts = list(self.store.get(INSTALL_ATTEMPTS) or [])[-20:]
+            self.store.put(INSTALL_ATTEMPTS, [*attempts, self._run_key(plan)])
             self._start("install")
         elif self.due():
             self.store.put(SCAN_REQUESTED, False)
