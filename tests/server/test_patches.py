@@ -333,3 +333,61 @@ def test_the_scan_answer_carries_the_plan_and_install_reports_move_each_update(
     }
     refused = client.post(REPORT, json=bad, headers=auth)
     assert refused.status_code == 422 and refused.get_json()["details"][0]["field"] == "results.0.state"
+
+
+def test_the_portal_shows_compliance_and_lets_technicians_decide(
+    app: Flask, client: FlaskClient, agent: dict[str, Any], db: Any
+) -> None:
+    from lanet.server.services.users import create_user
+    from tests.server.portal_world import PASSWORD, Portal
+
+    auth = bearer(agent["agent_token"])
+    scan = _scan(agent, [_item("openssl", "3.0.15"), _item("vim", "9.0.2", "feature")], reboot_pending=True)
+    assert client.post(SCAN, json=scan, headers=auth).status_code == 200
+    with db.session() as session:
+        create_user(session, email="tec@lanet.mx", role="technician", password=PASSWORD, actor="test")
+        create_user(
+            session,
+            email="ana@cafe.mx",
+            role="client_admin",
+            password=PASSWORD,
+            actor="test",
+            client_ref="Cafe",
+        )
+    tech = Portal(app.test_client())
+    assert tech.login("tec@lanet.mx").status_code == 302
+    overview = tech.get("/portal/patches").get_data(as_text=True)
+    assert "Actualizaciones del sistema" in overview and "Con reinicio pendiente" in overview
+    page = tech.get(f"/portal/assets/{agent['asset_id']}/patches").get_data(as_text=True)
+    assert "openssl 1.0 → 3.0.15" in page and "Seguridad" in page and "Funcionalidad" in page
+    assert "Aprobar" in page and "Reinicio pendiente" in page
+    done = tech.post(
+        f"/portal/assets/{agent['asset_id']}/patches/decide",
+        {"update_id": "openssl=3.0.15", "decision": "approve"},
+    )
+    assert done.status_code == 302 and "notice=patch_approved" in done.headers["Location"]
+    bad = tech.post(
+        f"/portal/assets/{agent['asset_id']}/patches/decide", {"update_id": "x y", "decision": "approve"}
+    )
+    assert "notice=patch_invalid" in bad.headers["Location"]
+    assert "Aprobada" in tech.get(f"/portal/assets/{agent['asset_id']}/patches").get_data(as_text=True)
+    assert (
+        tech.post(f"/portal/assets/{agent['asset_id']}/patches/scan", {"install_now": "1"}).status_code == 302
+    )
+
+    customer = Portal(app.test_client())
+    assert customer.login("ana@cafe.mx").status_code == 302
+    own = customer.get(f"/portal/assets/{agent['asset_id']}/patches").get_data(as_text=True)
+    assert "openssl 1.0 → 3.0.15" in own and "Aprobar" not in own
+    assert "Equipos" in customer.get("/portal/patches").get_data(as_text=True)
+    refused = customer.post(
+        f"/portal/assets/{agent['asset_id']}/patches/decide",
+        {"update_id": "vim=9.0.2", "decision": "approve"},
+    )
+    assert refused.status_code == 404
+    with db.session() as session:
+        actions = {
+            (a.action, a.actor)
+            for a in session.scalars(select(AuditEntry).where(AuditEntry.action.like("patches.%")))
+        }
+    assert {("patches.approve", "user:tec@lanet.mx"), ("patches.install_now", "user:tec@lanet.mx")} <= actions

@@ -105,6 +105,7 @@ def _routes(world: World, own: bool) -> list[tuple[str, str]]:
     return [
         ("GET", f"/portal/assets/{asset}"),
         ("GET", f"/portal/assets/{asset}/metrics.json?range=hour"),
+        ("GET", f"/portal/assets/{asset}/patches"),
         ("GET", f"/portal/assets?site={site}"),
         ("GET", f"/portal/tickets/{ticket}"),
         ("GET", f"/portal/tickets/{ticket}/screenshot.png"),
@@ -131,6 +132,8 @@ STAFF_ROUTES = [
     ("POST", "/portal/releases/0.1.0/rollout"),
     ("POST", "/portal/releases/0.1.0/pause"),
     ("POST", "/portal/releases/0.1.0/resume"),
+    ("POST", "/portal/assets/{asset}/patches/decide"),
+    ("POST", "/portal/assets/{asset}/patches/scan"),
 ]
 
 
@@ -173,6 +176,7 @@ UNSCOPED = {
     "portal.static",
     "portal.assets",
     "portal.tickets",
+    "portal.patches_page",  # a list, scoped like the others
 }
 
 

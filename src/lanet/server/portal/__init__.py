@@ -16,7 +16,7 @@ from lanet.server.api.errors import HTML_ERROR_PAGES
 from lanet.server.portal.blueprint import bp, error_page
 
 #: Modules whose routes register on the blueprint when imported.
-ROUTE_MODULES = ("assets", "auth", "releases", "staff", "tickets")
+ROUTE_MODULES = ("assets", "auth", "patches", "releases", "staff", "tickets")
 #: Modules that hold no routes.
 HELPER_MODULES = ("blueprint", "i18n", "scope")
 

@@ -43,6 +43,11 @@ NOTICES: dict[str, tuple[str, str]] = {
     "rollout_saved": ("Despliegue guardado; los equipos lo reciben en su próximo heartbeat.", "ok"),
     "rollout_paused": ("Despliegue en pausa: la versión ya no se ofrece.", "ok"),
     "rollout_resumed": ("Despliegue reanudado.", "ok"),
+    "patch_approved": ("Actualización aprobada para todos los equipos del cliente.", "ok"),
+    "patch_denied": ("Actualización rechazada: no se instala en ningún equipo del cliente.", "ok"),
+    "patch_invalid": ("Elija una actualización y una decisión válidas.", "error"),
+    "patch_scan": ("El equipo busca actualizaciones en su próximo heartbeat.", "ok"),
+    "patch_install_now": ("El equipo instala sus actualizaciones aprobadas en su próximo heartbeat.", "ok"),
 }
 
 

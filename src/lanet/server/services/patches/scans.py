@@ -185,3 +185,93 @@ def scan_history(session: Session, asset_id: str, limit: int = 20) -> list[Patch
             .limit(limit)
         )
     )
+
+
+@dataclass(frozen=True)
+class ComplianceRow:
+    asset_id: str
+    computer_name: str
+    client: str
+    site: str
+    applicable: int
+    missing_security: int
+    failed: int
+    reboot_pending: bool | None
+    last_scan: datetime | None
+    last_install: datetime | None
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.last_scan is not None and self.applicable == 0
+
+
+def compliance(session: Session, client_id: str | None) -> list[ComplianceRow]:
+    """Each live asset (of one client, or all for ``None``) with its updates in numbers: what a
+    technician scans for machines missing security updates, failing, or waiting for a reboot."""
+    from lanet.server.models import Client, PatchReportRecord, Site
+
+    assets = (
+        select(Asset, Client.name, Site.name)
+        .join(Client, Client.id == Asset.client_id)
+        .join(Site, Site.id == Asset.site_id)
+        .where(Asset.retired_at.is_(None))
+    )
+    if client_id is not None:
+        assets = assets.where(Asset.client_id == client_id)
+    counts: dict[str, dict[str, int]] = {}
+    for asset_id, classification, state, number in session.execute(
+        select(AssetPatch.asset_id, AssetPatch.classification, AssetPatch.state, func.count())
+        .where(AssetPatch.applicable.is_(True))
+        .group_by(AssetPatch.asset_id, AssetPatch.classification, AssetPatch.state)
+    ):
+        row = counts.setdefault(asset_id, {"applicable": 0, "security": 0, "failed": 0})
+        done = state in ("installed", "verified", "reboot_pending")
+        row["applicable"] += 0 if done else number
+        row["security"] += number if classification in SECURITY_CLASSES and not done else 0
+        row["failed"] += number if state in ("failed", "not_upgraded") else 0
+    latest = {
+        asset_id: (reboot, at)
+        for asset_id, reboot, at in session.execute(
+            select(PatchScanRecord.asset_id, PatchScanRecord.reboot_pending, PatchScanRecord.scanned_at)
+            .where(PatchScanRecord.error.is_(None))
+            .order_by(PatchScanRecord.scanned_at)
+        )
+    }
+    installs = {
+        asset_id: at
+        for asset_id, at in session.execute(
+            select(PatchReportRecord.asset_id, func.max(PatchReportRecord.at)).group_by(
+                PatchReportRecord.asset_id
+            )
+        )
+    }
+    rows = []
+    for asset, client, site in session.execute(assets.order_by(Client.name, Site.name, Asset.computer_name)):
+        numbers = counts.get(asset.id, {"applicable": 0, "security": 0, "failed": 0})
+        reboot, scanned = latest.get(asset.id, (None, None))
+        rows.append(
+            ComplianceRow(
+                asset.id,
+                asset.computer_name,
+                client,
+                site,
+                numbers["applicable"],
+                numbers["security"],
+                numbers["failed"],
+                reboot,
+                scanned,
+                installs.get(asset.id),
+            )
+        )
+    return rows
+
+
+def events_of(session: Session, asset_id: str, limit: int = 50) -> list[PatchEvent]:
+    return list(
+        session.scalars(
+            select(PatchEvent)
+            .where(PatchEvent.asset_id == asset_id)
+            .order_by(PatchEvent.at.desc())
+            .limit(limit)
+        )
+    )
