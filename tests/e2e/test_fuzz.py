@@ -142,7 +142,12 @@ def _rules(app: Flask) -> list[tuple[str, str, list[str]]]:
 
 
 def _fill(rule: str, values: dict[str, str]) -> str:
-    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: requests.utils.quote(values[m.group(1)], safe=""), rule)
+    # A lone surrogate is no character: it goes out as the bytes Python keeps for it (invalid UTF-8).
+    return re.sub(
+        r"<(?:[^:>]+:)?([^>]+)>",
+        lambda m: requests.utils.quote(values[m.group(1)], safe="", errors="surrogatepass"),
+        rule,
+    )
 
 
 @pytest.mark.parametrize("who", ["anonymous", "customer", "technician"])
