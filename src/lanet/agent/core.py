@@ -7,6 +7,7 @@ is honoured within :data:`STOP_GRACE` seconds even while a request to the backen
 flight is sent again at the next start; the server ignores the repeat).
 """
 
+import dataclasses
 import logging
 import random
 import threading
@@ -79,7 +80,7 @@ class Agent:
             Kind("heartbeat", "/agents/heartbeat", 5, False, beats.as_sent, beats.answered),
             Kind("inventory", "/agents/inventory", 7, True, lambda p: p["body"], self.inventory.delivered),
             update.REPORTS,
-            Kind(patches.SCANS_NAME, patches.SCANS_PATH, 6, True, delivered=self.patches.delivered),
+            dataclasses.replace(patches.SCANS, delivered=self.patches.delivered),
             patches.REPORTS,
         ):
             self.outbox.register(kind)

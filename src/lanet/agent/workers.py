@@ -18,3 +18,8 @@ def open_worker(tag: str, paths: AgentPaths) -> tuple[Record, Store]:
     config = load_config(paths.config_file)
     store = Store(paths.database, default_protector(paths.key_file, config.security.encryption_enabled))
     return config, store
+
+
+def home_args(paths: AgentPaths, home_given: bool) -> list[str]:
+    """How a worker started by the service finds this agent's files: the same ``--home``, if any."""
+    return ["--home", str(paths.config_dir.parent)] if home_given else []

@@ -21,7 +21,7 @@ from lanet.protocol.limits import MAX_SCAN_ITEMS
 
 #: The outbox kinds of scan results and install reports: the worker writes them, the service sends
 #: them (the service registers the scans' kind with the handler that keeps the plan in the answer).
-SCANS_NAME, SCANS_PATH = "patch_scan", "/agents/patches/scan"
+SCANS = Kind("patch_scan", "/agents/patches/scan", priority=6, precious=True)
 REPORTS = Kind("patch_report", "/agents/patches/report", priority=2, precious=True)
 #: Store keys: when the last scan finished, a technician's request for one now, the server's plan.
 LAST_SCAN = "patches.last_scan"
@@ -82,6 +82,6 @@ def queue_scan(store: Store, asset_id: str, found: OsScan, seconds: float) -> di
         }
     )
     checked: dict[str, Any] = contract.validate("PatchScan", body)
-    store.enqueue(SCANS_NAME, scan_id, checked, 6, precious=True)
+    store.enqueue(SCANS.name, scan_id, checked, SCANS.priority, precious=SCANS.precious)
     store.put(LAST_SCAN, time.time())
     return checked

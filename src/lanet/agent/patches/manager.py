@@ -25,6 +25,7 @@ from lanet.agent.patches import PLAN, SCAN_REQUESTED, OsScan, queue_scan
 from lanet.agent.patches.install import window_of
 from lanet.agent.paths import AgentPaths, module_runner
 from lanet.agent.store import Store
+from lanet.agent.workers import home_args
 from lanet.protocol import contract
 from lanet.protocol.contract import Record
 
@@ -59,10 +60,8 @@ class Patches:
         self.config = config
         self.wake = wake
         self.clock = clock
-        # The worker finds this agent's files the way the service did: the same --home, if any.
-        home = ["--home", str(paths.config_dir.parent)] if home_given else []
         self.command = command or [*module_runner(), "-m", "lanet.agent.patches.worker"]
-        self.home = home
+        self.home = home_args(paths, home_given)
         self.local_now = local_now
         self._proc: subprocess.Popen[bytes] | None = None
         self._action = "scan"
@@ -89,12 +88,13 @@ class Patches:
             self.store.put(PLAN, plan)
             self.wake()
 
-    def _install_due(self) -> bool:
+    def _install_due(self) -> dict[str, str] | None:
+        """The install run to start now (plan revision and window), if one is due and not attempted."""
         plan = self.store.get(PLAN)
         if not plan or not plan.get("install"):
-            return False
+            return None
         run = self._run_key(plan)
-        return run is not None and run not in (self.store.get(INSTALL_ATTEMPTS) or [])
+        return run if run is not None and run not in (self.store.get(INSTALL_ATTEMPTS) or []) else None
 
     def _run_key(self, plan: dict[str, Any]) -> dict[str, str] | None:
         """This plan in this window (or "now"): what is attempted once, whatever the worker does."""
@@ -152,10 +152,10 @@ class Patches:
     def tick(self) -> None:
         if self._running() or not self.config().agent.asset_id:
             return
-        plan = self.store.get(PLAN)
-        if self._install_due():
+        run = self._install_due()
+        if run is not None:
             attempts = list(self.store.get(INSTALL_ATTEMPTS) or [])[-20:]
-            self.store.put(INSTALL_ATTEMPTS, [*attempts, self._run_key(plan)])
+            self.store.put(INSTALL_ATTEMPTS, [*attempts, run])
             self._start("install")
         elif self.due():
             self.store.put(SCAN_REQUESTED, False)

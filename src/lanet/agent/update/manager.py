@@ -19,6 +19,7 @@ from lanet.agent.paths import AgentPaths, module_runner
 from lanet.agent.store import Store
 from lanet.agent.update import ATTEMPT, HEALTHY, OFFER, PENDING, package_platform, report, updates_dir
 from lanet.agent.update.schedule import in_window
+from lanet.agent.workers import home_args
 from lanet.protocol.contract import ContractError, Record
 
 log = logging.getLogger("lanet.agent.update")
@@ -41,8 +42,7 @@ class Updates:
     ) -> None:
         self.store = store
         self.config = config
-        # The worker finds this agent's files the way the service did: the same --home, if any.
-        self.worker_args = ["--home", str(paths.config_dir.parent)] if home_given else []
+        self.worker_args = home_args(paths, home_given)
         self.wake = wake
         self.clock = clock
         self.local_now = local_now

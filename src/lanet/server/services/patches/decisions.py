@@ -150,22 +150,37 @@ def decide(
     )
 
 
+def _applicable(session: Session, asset: Asset) -> list[AssetPatch]:
+    return list(
+        session.scalars(
+            select(AssetPatch).where(AssetPatch.asset_id == asset.id, AssetPatch.applicable.is_(True))
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Planned:
     update_id: str
     decision: Decision
 
 
-def decisions_for(session: Session, asset: Asset, now: datetime) -> list[Planned]:
-    """Each applicable update of the asset with what it should be now."""
-    policy = effective_policy(session, asset)
+def decisions_for(
+    session: Session,
+    asset: Asset,
+    now: datetime,
+    *,
+    policy: Policy | None = None,
+    rows: list[AssetPatch] | None = None,
+) -> list[Planned]:
+    """Each applicable update of the asset with what it should be now (``policy`` and ``rows``:
+    the caller's, when it has them already)."""
+    policy = policy or effective_policy(session, asset)
     explicit = {
         row.update_id: (row.decision, row.decided_by)
         for row in session.scalars(select(PatchDecision).where(PatchDecision.client_id == asset.client_id))
     }
-    rows = session.scalars(
-        select(AssetPatch).where(AssetPatch.asset_id == asset.id, AssetPatch.applicable.is_(True))
-    )
+    if rows is None:
+        rows = _applicable(session, asset)
     return [
         Planned(
             row.update_id,
@@ -190,15 +205,11 @@ DONE_STATES = ("installed", "verified", "reboot_pending")
 def plan_for(session: Session, asset: Asset, now: datetime, *, install_now: bool = False) -> PatchPlan:
     """What the asset's agent should install, and when: its approved updates not yet installed."""
     policy = effective_policy(session, asset)
-    states = {
-        row.update_id: row.state
-        for row in session.scalars(
-            select(AssetPatch).where(AssetPatch.asset_id == asset.id, AssetPatch.applicable.is_(True))
-        )
-    }
+    rows = _applicable(session, asset)
+    states = {row.update_id: row.state for row in rows}
     install = sorted(
         p.update_id
-        for p in decisions_for(session, asset, now)
+        for p in decisions_for(session, asset, now, policy=policy, rows=rows)
         if p.decision.state == "approved" and states.get(p.update_id) not in DONE_STATES
     )
     body = {

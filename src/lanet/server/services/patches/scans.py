@@ -229,12 +229,20 @@ def compliance(session: Session, client_id: str | None) -> list[ComplianceRow]:
         row["applicable"] += 0 if done else number
         row["security"] += number if classification in SECURITY_CLASSES and not done else 0
         row["failed"] += number if state in ("failed", "not_upgraded") else 0
+    # Each asset's newest successful scan only, not its whole scan history.
+    newest = (
+        select(PatchScanRecord.asset_id, func.max(PatchScanRecord.scanned_at).label("at"))
+        .where(PatchScanRecord.error.is_(None))
+        .group_by(PatchScanRecord.asset_id)
+        .subquery()
+    )
     latest = {
         asset_id: (reboot, at)
         for asset_id, reboot, at in session.execute(
-            select(PatchScanRecord.asset_id, PatchScanRecord.reboot_pending, PatchScanRecord.scanned_at)
-            .where(PatchScanRecord.error.is_(None))
-            .order_by(PatchScanRecord.scanned_at)
+            select(PatchScanRecord.asset_id, PatchScanRecord.reboot_pending, PatchScanRecord.scanned_at).join(
+                newest,
+                (newest.c.asset_id == PatchScanRecord.asset_id) & (newest.c.at == PatchScanRecord.scanned_at),
+            )
         )
     }
     installs = {
