@@ -39,6 +39,11 @@ command -v msibuild >/dev/null || missing+=(msitools)
 # The patch tests run the agent's apt path in a throwaway Debian root, against a local repository.
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v dpkg-scanpackages >/dev/null || missing+=(dpkg-dev)
+# ... and its dnf path against a local RPM repository: Debian's dnf, rpmbuild (in rpm) to build the
+# packages, createrepo_c and modifyrepo_c (in createrepo-c) to index them and add advisories.
+command -v dnf >/dev/null || missing+=(dnf)
+command -v rpmbuild >/dev/null || missing+=(rpm)
+command -v createrepo_c >/dev/null || missing+=(createrepo-c)
 if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
     # Debian starts its own nginx (a default site on port 80) when the package is installed; the

@@ -98,7 +98,12 @@ TICKET = {"description": "La impresora no imprime", "category": "hardware", "pri
 
 
 def test_status_is_the_service_s_plus_the_caller_s_own(world: Any) -> None:
-    assert _ok(world.ask(JUAN, "status")) == {"connected": True, "open_tickets": 2, "user": "juan"}
+    assert _ok(world.ask(JUAN, "status")) == {
+        "connected": True,
+        "open_tickets": 2,
+        "user": "juan",
+        "reboot": None,
+    }
     assert _ok(world.ask(JUAN, "preview")) == {"computer_name": "PC-01"}
     assert "unknown operation 'drop_tables'" in _refused(world.ask(JUAN, "drop_tables"))
 

@@ -296,3 +296,109 @@ def test_a_stub_agent_is_not_available_rather_than_failing() -> None:
         wua.scan(Stub, sources=list)
     with pytest.raises(wua.WuaUnavailable, match="Windows Update Agent not available: no Search"):
         wua.scan(lambda: Session(AttributeError("no Search")), sources=list)
+
+
+# --- after the reboot: the history merged with QFE ---------------------------------------------------
+@dataclass
+class HistoryEntry:
+    """IUpdateHistoryEntry: what QueryHistory lists, newest first (Windows keeps uninstalls too)."""
+
+    Title: str
+    UpdateIdentity: Identity
+    Date: Any
+    ResultCode: int
+    HResult: int = 0
+    Operation: int = 1
+
+
+class HistorySession(Session):
+    def __init__(self, entries: list[HistoryEntry]) -> None:
+        super().__init__(SearchResult(wua.SUCCEEDED, Collection()))
+        self.entries = entries
+        self.asked: list[tuple[int, int]] = []
+
+    def CreateUpdateSearcher(self) -> Any:  # noqa: N802
+        session = self
+
+        class Searcher:
+            def GetTotalHistoryCount(self) -> int:  # noqa: N802
+                return len(session.entries)
+
+            def QueryHistory(self, start: int, count: int) -> Collection:  # noqa: N802
+                session.asked.append((start, count))
+                return Collection(session.entries[start : start + count])
+
+        return Searcher()
+
+
+def _history() -> list[HistoryEntry]:
+    from datetime import datetime
+
+    day = datetime(2024, 1, 10, 3, 0)
+    return [
+        HistoryEntry(CUMULATIVE.Title, Identity(CUMULATIVE.Identity.UpdateID), day, wua.SUCCEEDED),
+        HistoryEntry(
+            PLAIN.Title + " (KB5033918)",
+            Identity(PLAIN.Identity.UpdateID),
+            day,
+            wua.FAILED,
+            HResult=-2145124329,  # 0x80240017: WU_E_NOT_APPLICABLE
+        ),
+        HistoryEntry(DRIVER.Title, Identity(DRIVER.Identity.UpdateID), day, wua.SUCCEEDED, Operation=2),
+        HistoryEntry(
+            PLAIN.Title + " (KB5033918)",
+            Identity(PLAIN.Identity.UpdateID),
+            day.replace(day=2),
+            wua.SUCCEEDED,
+        ),
+    ]
+
+
+def test_the_installed_history_keeps_the_newest_install_per_update_and_merges_qfe_by_kb() -> None:
+    session = HistorySession(_history())
+    found = wua.installed_history(lambda: session, hotfixes=lambda: ["KB5034123", "KB5031356 ", "not-a-kb"])
+    assert session.asked == [(0, 4)]
+    by_id = {h.update_id: h for h in found if h.update_id}
+    cumulative = by_id[CUMULATIVE.Identity.UpdateID.lower()]
+    assert (cumulative.kb, cumulative.result, cumulative.sources) == (
+        ["KB5034123"],
+        wua.SUCCEEDED,
+        ("wua", "qfe"),
+    )
+    plain = by_id[PLAIN.Identity.UpdateID.lower()]
+    assert (plain.result, plain.hresult) == (wua.FAILED, "0x80240017")  # the newest entry wins
+    assert DRIVER.Identity.UpdateID.lower() not in by_id  # an uninstall is not an install
+    only_qfe = [h for h in found if h.update_id is None]
+    assert [(h.kb, h.sources) for h in only_qfe] == [(["KB5031356"], ("qfe",))]
+
+
+def test_a_failing_qfe_query_leaves_the_history_and_an_empty_history_leaves_qfe() -> None:
+    def broken() -> list[str]:
+        raise wua.WuaError("the installed hotfixes could not be read (0x80041003)")
+
+    assert {
+        h.sources for h in wua.installed_history(lambda: HistorySession(_history()), hotfixes=broken)
+    } == {("wua",)}
+    found = wua.installed_history(lambda: HistorySession([]), hotfixes=lambda: ["KB5034123"])
+    assert [(h.kb, h.sources) for h in found] == [(["KB5034123"], ("qfe",))]
+
+
+def test_each_update_that_waited_is_verified_failed_or_still_pending_by_the_os_records() -> None:
+    history = wua.installed_history(lambda: HistorySession(_history()), hotfixes=lambda: ["KB5034123"])
+    waited = [
+        {"update_id": CUMULATIVE.Identity.UpdateID.lower(), "kb": ["KB5034123"]},
+        {"update_id": PLAIN.Identity.UpdateID.lower(), "kb": ["KB5033918"]},
+        {"update_id": DEFENDER.Identity.UpdateID.lower(), "kb": ["KB2267602"]},
+    ]
+    done = {r.update_id: r for r in wua.verify(waited, history, [])}
+    assert done[waited[0]["update_id"]].state == "verified"
+    failed = done[waited[1]["update_id"]]
+    assert (failed.state, failed.error_code) == ("failed", "0x80240017")
+    assert done[waited[2]["update_id"]].state == "failed"
+    assert "neither" in done[waited[2]["update_id"]].reason
+    # A success in the history is recorded before the restart: with Windows still asking for one,
+    # an update QFE does not list yet stays pending.
+    succeeded = [HistoryEntry(DEFENDER.Title, Identity(DEFENDER.Identity.UpdateID), 0, wua.SUCCEEDED)]
+    history = wua.installed_history(lambda: HistorySession(succeeded), hotfixes=lambda: [])
+    assert [r.state for r in wua.verify(waited[2:], history, ["cbs"])] == ["reboot_pending"]
+    assert [r.state for r in wua.verify(waited[2:], history, [])] == ["verified"]

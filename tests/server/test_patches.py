@@ -391,3 +391,53 @@ def test_the_portal_shows_compliance_and_lets_technicians_decide(
             for a in session.scalars(select(AuditEntry).where(AuditEntry.action.like("patches.%")))
         }
     assert {("patches.approve", "user:tec@lanet.mx"), ("patches.install_now", "user:tec@lanet.mx")} <= actions
+
+
+def test_each_reboot_step_is_kept_audited_with_the_pc_user_and_shown_in_the_portal(
+    app: Flask, client: FlaskClient, agent: dict[str, Any], db: Any
+) -> None:
+    from lanet.server.services.users import create_user
+    from tests.server.portal_world import PASSWORD, Portal
+
+    auth = bearer(agent["agent_token"])
+    kernel = _item("linux-image-amd64", "6.1.119-1", reboot_required=True)
+    client.post(SCAN, json=_scan(agent, [kernel]), headers=auth)
+
+    def step(state: str, reboot: dict[str, Any]) -> Any:
+        body = {
+            "asset_id": agent["asset_id"],
+            "report_id": str(uuid.uuid4()),
+            "at": datetime.now(UTC).isoformat(),
+            "plan_revision": "r1",
+            "results": [{"update_id": "linux-image-amd64=6.1.119-1", "state": state}],
+            "reboot_pending": state == "reboot_pending",
+            "reboot": reboot,
+        }
+        return client.post(REPORT, json=body, headers=auth)
+
+    deadline = "2026-12-05T10:00:00Z"
+    assert step("reboot_pending", {"action": "asked", "deadline": deadline}).status_code == 200
+    deferred = {"action": "deferred", "trigger": "user", "account": "OFICINA\\maria", "deferrals": 1}
+    assert step("reboot_pending", {**deferred, "deadline": deadline}).status_code == 200
+    assert step("reboot_pending", {"action": "restarting", "trigger": "deadline"}).status_code == 200
+    assert step("verified", {"action": "rebooted", "trigger": "deadline"}).status_code == 200
+    bad = step("verified", {"action": "exploded"})
+    assert bad.status_code == 422 and bad.get_json()["details"][0]["field"] == "reboot.action"
+    with db.session() as session:
+        audited = list(
+            session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "patches.reboot").order_by(AuditEntry.id)
+            )
+        )
+        assert [a.details["action"] for a in audited] == ["asked", "deferred", "restarting", "rebooted"]
+        assert (
+            audited[1].details["account"] == "OFICINA\\maria"
+            and audited[1].actor == f"agent:{agent['asset_id']}"
+        )
+        create_user(session, email="tec@lanet.mx", role="technician", password=PASSWORD, actor="test")
+    tech = Portal(app.test_client())
+    tech.login("tec@lanet.mx")
+    page = tech.get(f"/portal/assets/{agent['asset_id']}/patches").get_data(as_text=True)
+    assert "El usuario lo pospuso (OFICINA\\maria) · 1" in page
+    assert "Equipo reiniciado al vencer el plazo" in page and "Verificada" in page
+    assert "Reinicio: en la ventana, si hace falta" in page

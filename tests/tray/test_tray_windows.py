@@ -194,3 +194,54 @@ def _texts(widget: Any) -> list[str]:
             found.append(str(child.cget("text")))
         found += _texts(child)
     return found
+
+
+def test_the_restart_question_and_its_answer_reach_the_server_audit(
+    service: tuple[LiveServer, Path], tmp_path: Path
+) -> None:
+    import getpass
+    import json
+    import sqlite3
+    import time
+
+    from lanet.agent.patches import reboot
+    from lanet.agent.secrets.protect import PlainProtector
+    from lanet.agent.store import Store
+
+    _server, sock = service
+    plan = {
+        "revision": "r1",
+        "window_start": "02:00",
+        "window_minutes": 120,
+        "window_days": [0, 1, 2, 3, 4, 5, 6],
+        "reboot": "ask_user",
+        "reboot_deadline_hours": 48,  # far off: the service must not restart this machine
+        "max_deferrals": 2,
+    }
+    store = Store(tmp_path / "agent" / "data" / "agent.db", PlainProtector())
+    installed = [{"update_id": "linux-image-amd64=6.1.119-1", "state": "reboot_pending"}]
+    reboot.record_pending(store, plan, installed, now=time.time(), boot=__import__("psutil").boot_time())
+    store.close()
+    app = _app(sock)
+    wait_for(lambda: app.fetch()[0].get("reboot"), 30, "the restart question")
+    app.refresh()
+    window = app.reboot_window
+    assert window is not None
+    texts = _texts(window)
+    assert "Reiniciar ahora" in texts and "Recordármelo en 60 min" in texts
+    assert "Puede posponerlo 2 veces más." in texts
+    _shot(window, "reinicio_pendiente")
+    window.later_button.invoke()
+    assert not window.winfo_exists()
+    app.refresh()
+    assert app.reboot_window is None  # not asked again for an hour
+
+    def audited() -> list[dict[str, Any]]:
+        with sqlite3.connect(tmp_path / "server" / "lanet.db") as db:
+            rows = db.execute("select details from audit_log where action = 'patches.reboot'").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    steps = wait_for(lambda: len(audited()) >= 2 and audited(), 30, "the reboot steps on the server")
+    assert [s["action"] for s in steps] == ["asked", "deferred"]
+    assert steps[1]["account"] == getpass.getuser() and steps[1]["deferrals"] == 1
+    app.root.destroy()

@@ -106,7 +106,9 @@ class Agent:
         )
         self.executor.recover()
         status = lambda: live_status(self.config, self.store, self.transport, self.monitor)  # noqa: E731
-        channel = local.serve_tray(local.channel_address(self.paths), self.desk, status, self.request_sync)
+        channel = local.serve_tray(
+            local.channel_address(self.paths), self.desk, status, self.request_sync, self.patches.reboots
+        )
         worker = threading.Thread(target=self.loop, name="agent-loop", daemon=True)
         worker.start()
         self.stop_event.wait()

@@ -86,6 +86,15 @@ class UpdatesSection(_Section):
     health_timeout: Annotated[int, Field(ge=30, le=7200)] = 600
 
 
+class PatchesSection(_Section):
+    """OS updates on this machine, set locally by its administrator and never pushed: a machine the
+    agent must not restart (a server, a kiosk, a PC running a long job) keeps
+    ``allow_restart: false``, and updates that need a reboot then wait for one, whatever the
+    patch policy says."""
+
+    allow_restart: bool = True
+
+
 class SecuritySection(_Section):
     verify_ssl: bool = True
     jwt_refresh_threshold: Annotated[int, Field(ge=0, le=86_400)] = 3600
@@ -103,3 +112,4 @@ class AgentConfig(_Section):
     logging: LoggingSection = Field(default_factory=LoggingSection)
     security: SecuritySection = Field(default_factory=SecuritySection)
     updates: UpdatesSection = Field(default_factory=UpdatesSection)
+    patches: PatchesSection = Field(default_factory=PatchesSection)

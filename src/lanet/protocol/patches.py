@@ -13,10 +13,19 @@ from pydantic import Field
 
 from lanet.protocol.common import Timestamp, UUIDStr, WireModel
 from lanet.protocol.limits import MAX_SCAN_ITEMS
-from lanet.protocol.values import PatchClassification, PatchSeverity, PatchSource, PatchState, RebootPolicy
+from lanet.protocol.values import (
+    PatchClassification,
+    PatchSeverity,
+    PatchSource,
+    PatchState,
+    RebootAction,
+    RebootPolicy,
+    RebootTrigger,
+)
 
-#: ``UpdateID`` GUIDs, ``<package>=<version>`` (Debian versions carry ``:+~``), dnf's NEVRA.
-UPDATE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:+~=@{}-]{0,159}$"
+#: ``UpdateID`` GUIDs, ``<package>=<version>`` (Debian versions carry ``:+~``), dnf's NEVRA (RPM
+#: snapshot versions carry ``^``).
+UPDATE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:+~=@{}^-]{0,159}$"
 UpdateId = Annotated[str, Field(pattern=UPDATE_ID_PATTERN, max_length=160)]
 KB = Annotated[str, Field(pattern=r"^KB[0-9]{4,10}$")]
 PackageVersion = Annotated[str, Field(min_length=1, max_length=128)]
@@ -87,6 +96,17 @@ class PatchResult(WireModel):
     installed_version: PackageVersion | None = None
 
 
+class PatchReboot(WireModel):
+    """A step of the reboot the plan's updates wait for: which, brought about by whom (the local
+    account that accepted or put it off), and where the deferrals and the deadline stand."""
+
+    action: RebootAction
+    trigger: RebootTrigger | None = None
+    account: str | None = Field(default=None, max_length=255, description="The PC user who answered")
+    deferrals: int = Field(default=0, ge=0, le=20)
+    deadline: Timestamp | None = None
+
+
 class PatchReport(WireModel):
     """Body of ``POST /agents/patches/report``: the outcome of one install run."""
 
@@ -99,6 +119,7 @@ class PatchReport(WireModel):
         default="", max_length=20_000, description="What the package manager said it would do"
     )
     reboot_pending: bool = False
+    reboot: PatchReboot | None = Field(default=None, description="Set on a report about the reboot")
 
 
 class PatchReportAck(WireModel):

@@ -90,3 +90,14 @@ AGENT_PATCH_STATES: tuple[str, ...] = (
 RebootPolicy = Literal["never", "in_window", "ask_user"]
 """After updates that need it: never reboot, reboot inside the window, or ask the logged-in user."""
 REBOOT_POLICIES: tuple[str, ...] = get_args(RebootPolicy)
+
+RebootAction = Literal["asked", "deferred", "restarting", "rebooted", "blocked"]
+"""What happened about a pending reboot: the user was asked, put it off, the restart was started, the
+machine came back (its updates are then verified), or the machine's own setting
+(``patches.allow_restart``) forbids the agent to restart it."""
+REBOOT_ACTIONS: tuple[str, ...] = get_args(RebootAction)
+
+RebootTrigger = Literal["window", "user", "deadline", "os"]
+"""Who or what brought the reboot about: the maintenance window (policy ``in_window``), the
+logged-in user, the deadline of ``ask_user``, or the OS itself (someone restarted the machine)."""
+REBOOT_TRIGGERS: tuple[str, ...] = get_args(RebootTrigger)

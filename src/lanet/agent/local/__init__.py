@@ -8,7 +8,7 @@ one connection's handling :mod:`.connection`. The tray imports this package and 
 HTTP stack.
 
 Operations: ``status``, ``preview``, ``categories``, ``create_ticket``, ``my_tickets``,
-``ticket_detail``, ``comment``, ``rate``, ``force_sync``.
+``ticket_detail``, ``comment``, ``rate``, ``force_sync``, ``reboot_now``, ``reboot_later``.
 """
 
 import logging
@@ -26,7 +26,7 @@ else:
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from lanet.agent.local.service import LocalService, TicketDesk
+    from lanet.agent.local.service import LocalService, RebootDesk, TicketDesk
     from lanet.agent.paths import AgentPaths
 
 __all__ = ["NOT_RUNNING", "LocalError", "call", "channel_address", "make_server", "serve_tray"]
@@ -48,13 +48,14 @@ def serve_tray(
     desk: "TicketDesk",
     status: "Callable[[], dict[str, Any]]",
     request_sync: "Callable[[], None]",
+    reboots: "RebootDesk | None" = None,
 ) -> Any:
     """Start the service's side of the channel; None (logged) when it cannot (the service runs on
     without a tray rather than not at all)."""
     from lanet.agent.local.service import LocalService
 
     try:
-        server = make_server(address, LocalService(desk, status, request_sync))
+        server = make_server(address, LocalService(desk, status, request_sync, reboots=reboots))
     except Exception as exc:  # OSError, or pywintypes.error for the pipe
         logging.getLogger("lanet.agent.local").warning("the tray channel could not start: %s", exc)
         return None

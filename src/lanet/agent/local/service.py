@@ -61,6 +61,16 @@ class TicketDesk(Protocol):
     def mine_summary(self, caller: Caller) -> dict[str, Any]: ...
 
 
+class RebootDesk(Protocol):
+    """The restart that installed updates wait for (implemented by :mod:`lanet.agent.patches.reboot`).
+    An answer that cannot be taken raises ValueError with the user's words (the tray imports this
+    module, and the agent's HTTP stack is not the tray's)."""
+
+    def prompt(self) -> dict[str, Any] | None: ...
+    def accept(self, account: str) -> dict[str, Any]: ...
+    def defer(self, account: str) -> dict[str, Any]: ...
+
+
 def text_arg(args: dict[str, Any], name: str, limit: int, *, required: bool = True) -> str | None:
     """A text argument: present when required, a string, at most ``limit`` characters, without
     control characters other than line breaks and tabs (nothing a person types)."""
@@ -127,8 +137,10 @@ class LocalService:
         status: Callable[[], dict[str, Any]],
         request_sync: Callable[[], None],
         clock: Callable[[], float] = time.monotonic,
+        reboots: RebootDesk | None = None,
     ) -> None:
         self.desk = desk
+        self.reboots = reboots
         self.status = status
         self.request_sync = request_sync
         self._sync_user = _Throttle(1, SYNC_EVERY_PER_USER, clock)
@@ -151,7 +163,25 @@ class LocalService:
 
     # --- operations -------------------------------------------------------------------------------
     def op_status(self, caller: Caller, _args: dict[str, Any]) -> dict[str, Any]:
-        return {**self.status(), **self.desk.mine_summary(caller), "user": caller.account}
+        reboot = self.reboots.prompt() if self.reboots is not None else None
+        return {**self.status(), **self.desk.mine_summary(caller), "user": caller.account, "reboot": reboot}
+
+    def op_reboot_now(self, caller: Caller, _args: dict[str, Any]) -> dict[str, Any]:
+        """The logged-in user accepts the restart the updates wait for (recorded with their account)."""
+        return self._reboot(lambda desk: desk.accept(caller.account))
+
+    def op_reboot_later(self, caller: Caller, _args: dict[str, Any]) -> dict[str, Any]:
+        return self._reboot(lambda desk: desk.defer(caller.account))
+
+    def _reboot(self, answer: Callable[[RebootDesk], dict[str, Any]]) -> dict[str, Any]:
+        if self.reboots is None:
+            raise LocalError("no hay un reinicio pendiente")
+        try:
+            result = answer(self.reboots)
+        except ValueError as exc:  # RebootRefused: nothing waits, no deferral left
+            raise LocalError(str(exc)) from None
+        self.request_sync()
+        return result
 
     def op_preview(self, _caller: Caller, _args: dict[str, Any]) -> dict[str, Any]:
         return self.desk.preview()

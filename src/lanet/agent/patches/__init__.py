@@ -4,7 +4,8 @@ The scan runs in a short-lived worker process (:mod:`lanet.agent.patches.worker`
 service (:mod:`lanet.agent.patches.manager`) on a schedule and when a technician asks, and killed at
 a hard timeout: a package manager or the Windows Update Agent that hangs never hangs the service.
 Per-OS code sits behind :func:`scan_os`: the Windows Update Agent (:mod:`lanet.agent.patches.wua`)
-and apt on Debian and Ubuntu (:mod:`lanet.agent.patches.apt`).
+apt on Debian and Ubuntu (:mod:`lanet.agent.patches.apt`) and dnf on Fedora and the RHEL family
+(:mod:`lanet.agent.patches.dnf`).
 """
 
 import sys
@@ -27,6 +28,8 @@ REPORTS = Kind("patch_report", "/agents/patches/report", priority=2, precious=Tr
 LAST_SCAN = "patches.last_scan"
 SCAN_REQUESTED = "patches.scan_requested"
 PLAN = "patches.plan"
+#: The KBs of the updates in the last scan (by update id): what verifies them in QFE after a reboot.
+KBS = "patches.kbs"
 
 
 @dataclass
@@ -47,16 +50,32 @@ def scan_os() -> OsScan:
             return wua.scan()
         except (wua.WuaUnavailable, wua.WuaError) as exc:
             return OsScan("windows_update", error=str(exc))
+    source = linux_source()
+    if source == "apt":
+        from lanet.agent.patches import apt
+
+        try:
+            return apt.scan()
+        except apt.AptError as exc:
+            return OsScan("apt", error=str(exc))
+    if source == "dnf":
+        from lanet.agent.patches import dnf
+
+        try:
+            return dnf.scan()
+        except dnf.DnfError as exc:
+            return OsScan("dnf", error=str(exc))
+    return OsScan(None, error="no supported package manager (apt, dnf) on this system")
+
+
+def linux_source() -> str | None:
+    """This system's package manager: apt where both are installed (a Debian host with dnf for
+    building RPMs), else dnf, else None."""
     from shutil import which
 
-    if which("apt-get") is None:
-        return OsScan(None, error="no supported package manager (apt) on this system")
-    from lanet.agent.patches import apt
-
-    try:
-        return apt.scan()
-    except apt.AptError as exc:
-        return OsScan("apt", error=str(exc))
+    if which("apt-get"):
+        return "apt"
+    return "dnf" if which("dnf") else None
 
 
 def queue_scan(store: Store, asset_id: str, found: OsScan, seconds: float) -> dict[str, Any]:
@@ -84,4 +103,5 @@ def queue_scan(store: Store, asset_id: str, found: OsScan, seconds: float) -> di
     checked: dict[str, Any] = contract.validate("PatchScan", body)
     store.enqueue(SCANS.name, scan_id, checked, SCANS.priority, precious=SCANS.precious)
     store.put(LAST_SCAN, time.time())
+    store.put(KBS, {i["update_id"]: i["kb"] for i in checked["items"] if i.get("kb")})
     return checked

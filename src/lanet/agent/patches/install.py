@@ -7,16 +7,23 @@ On apt (Debian and Ubuntu): ``apt-get update``; the dry run of the whole plan (r
 then one ``apt-get install --only-upgrade package=version`` per update, so one that fails never
 keeps the others from installing; then ``dpkg-query`` for the version on disk. A package manager
 that says it installed what is not there is reported as ``not_upgraded``, not as a success. An
-update installed that needs a reboot is ``reboot_pending``.
+update installed that needs a reboot is ``reboot_pending``, and is recorded as waiting for one
+(:mod:`lanet.agent.patches.reboot` decides when, by the plan's reboot policy).
 """
 
 import sys
+import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from lanet.agent.patches import REPORTS
+import psutil
+
+from lanet.agent.patches import KBS, REPORTS, apt, dnf, linux_source
+from lanet.agent.patches.apt import Installed
+from lanet.agent.patches.reboot import record_pending
 from lanet.agent.store import Store
 from lanet.protocol import contract
 from lanet.protocol.maintenance_window import MaintenanceWindow
@@ -37,36 +44,125 @@ def _result(update_id: str, state: str, reason: str = "", **extra: Any) -> dict[
     return result
 
 
-def _apt_results(targets: Sequence[str], options: Sequence[str]) -> tuple[list[dict[str, Any]], str, bool]:
-    from lanet.agent.patches import apt
+class RefreshFailed(Exception):
+    """The package lists could not be refreshed: nothing is installed from stale ones."""
 
+
+class PackageManager(Protocol):
+    """What an install run and its verification need of a Linux package manager."""
+
+    @property
+    def source(self) -> str: ...
+
+    def refresh(self) -> None: ...
+    def dry_run(self, targets: Sequence[str]) -> str: ...
+    def install_one(self, target: str) -> "Installed": ...
+    def installed_version(self, package: str) -> str | None: ...
+    def reboot_pending(self) -> tuple[bool, list[str]]: ...
+    def needs_reboot(self, package: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Apt:
+    """apt behind :class:`PackageManager` (``options``: extra ``-o`` settings)."""
+
+    options: tuple[str, ...] = ()
+    source: str = "apt"
+
+    def refresh(self) -> None:
+        try:
+            apt.refresh(self.options)
+        except apt.AptError as exc:
+            raise RefreshFailed(str(exc)) from None
+
+    def dry_run(self, targets: Sequence[str]) -> str:
+        return apt.dry_run(targets, self.options)
+
+    def install_one(self, target: str) -> "Installed":
+        return apt.install_one(target, self.options)
+
+    def installed_version(self, package: str) -> str | None:
+        return apt.installed_version(package)
+
+    def reboot_pending(self) -> tuple[bool, list[str]]:
+        return apt.reboot_pending()
+
+    def needs_reboot(self, package: str) -> bool:
+        return package in apt.reboot_packages() or bool(apt.REBOOT_PACKAGES.match(package))
+
+
+@dataclass(frozen=True)
+class Dnf:
+    """dnf behind :class:`PackageManager` (``options``: extra dnf command-line options)."""
+
+    options: tuple[str, ...] = ()
+    source: str = "dnf"
+
+    def refresh(self) -> None:
+        try:
+            dnf.refresh(self.options)
+        except dnf.DnfError as exc:
+            raise RefreshFailed(str(exc)) from None
+
+    def dry_run(self, targets: Sequence[str]) -> str:
+        return dnf.dry_run(targets, self.options)
+
+    def install_one(self, target: str) -> "Installed":
+        return dnf.install_one(target, self.options)
+
+    def installed_version(self, package: str) -> str | None:
+        return dnf.installed_version(package, self.options)
+
+    def reboot_pending(self) -> tuple[bool, list[str]]:
+        return dnf.reboot_pending(self.options)
+
+    def needs_reboot(self, package: str) -> bool:
+        return dnf.needs_reboot(package, self.options)
+
+
+def package_manager(options: Sequence[str] = ()) -> PackageManager | None:
+    """This system's package manager (apt where both are installed, as on a Debian host with dnf
+    for building RPMs), None when it has none the agent supports."""
+    source = linux_source()
+    if source == "apt":
+        return Apt(tuple(options))
+    if source == "dnf":
+        return Dnf(tuple(options))
+    return None
+
+
+def _package_results(
+    manager: PackageManager, targets: Sequence[str]
+) -> tuple[list[dict[str, Any]], str, bool]:
     try:
-        apt.refresh(options)
-    except apt.AptError as exc:
-        return [_result(t, "failed", f"apt-get update failed: {exc}") for t in targets], "", False
-    dry = apt.dry_run(targets, options)
+        manager.refresh()
+    except RefreshFailed as exc:
+        return (
+            [_result(t, "failed", f"refreshing the package lists failed: {exc}") for t in targets],
+            "",
+            False,
+        )
+    dry = manager.dry_run(targets)
     results = []
     for target in targets:
         package, _, version = target.partition("=")
-        done = apt.install_one(target, options)
-        on_disk = apt.installed_version(package)
+        done = manager.install_one(target)
+        on_disk = manager.installed_version(package)
         if done.ok and on_disk == version:
             results.append(_result(target, "installed", installed_version=on_disk))
         elif done.ok:
-            said = f"apt-get reported success, but dpkg has {on_disk or 'nothing'} installed, not {version}"
+            said = (
+                f"{manager.source} reported success, but the package database has "
+                f"{on_disk or 'nothing'} installed, not {version}"
+            )
             results.append(_result(target, "not_upgraded", said, installed_version=on_disk))
         else:
             code = None if done.exit_code is None else str(done.exit_code)
             results.append(_result(target, "failed", done.output, error_code=code, installed_version=on_disk))
-    pending, _sources = apt.reboot_pending()
-    asked = apt.reboot_packages()
+    pending, _sources = manager.reboot_pending()
     for result in results:
         package = result["update_id"].partition("=")[0]
-        if (
-            result["state"] == "installed"
-            and pending
-            and (package in asked or apt.REBOOT_PACKAGES.match(package))
-        ):
+        if result["state"] == "installed" and pending and manager.needs_reboot(package):
             result["state"], result["reason"] = "reboot_pending", "installed; takes effect after a reboot"
     return results, dry, pending
 
@@ -98,7 +194,12 @@ def run_install(
     if sys.platform == "win32":
         results, dry, pending = _wua_results(targets)
     else:
-        results, dry, pending = _apt_results(targets, options)
+        manager = package_manager(options)
+        if manager is None:
+            results = [_result(t, "failed", "no supported package manager on this system") for t in targets]
+            dry, pending = "", False
+        else:
+            results, dry, pending = _package_results(manager, targets)
     report_id = str(uuid.uuid4())
     body = {
         "asset_id": asset_id,
@@ -111,4 +212,5 @@ def run_install(
     }
     checked: dict[str, Any] = contract.validate("PatchReport", body)
     store.enqueue(REPORTS.name, report_id, checked, REPORTS.priority, precious=REPORTS.precious)
+    record_pending(store, plan, results, now=time.time(), boot=psutil.boot_time(), kbs=store.get(KBS))
     return checked

@@ -11,6 +11,9 @@ worker (``install``) once per plan and window: inside the maintenance window on 
 clock, or at once when a technician said so. An agent that was off during its window installs in
 the next one. An install run is never killed: stopping dpkg half-way would leave the packages
 broken; it is only logged when it runs past :data:`INSTALL_WARN_AFTER`.
+
+Updates that wait for a reboot are :mod:`lanet.agent.patches.reboot`'s: this ticks it, and once the
+machine booted again starts the worker's ``verify`` step (once per boot).
 """
 
 import logging
@@ -21,8 +24,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from lanet.agent.patches import PLAN, SCAN_REQUESTED, OsScan, queue_scan
+from lanet.agent.patches import PLAN, SCAN_REQUESTED, OsScan, linux_source, queue_scan
 from lanet.agent.patches.install import window_of
+from lanet.agent.patches.reboot import Reboots
 from lanet.agent.paths import AgentPaths, module_runner
 from lanet.agent.store import Store
 from lanet.agent.workers import home_args
@@ -41,6 +45,12 @@ LAST_ATTEMPT = "patches.last_attempt"
 FAILURES = "patches.failures"
 #: The install runs started (plan revision and window): each is attempted once, even if its worker dies.
 INSTALL_ATTEMPTS = "patches.install_attempts"
+#: The boot whose verification was started: once per boot, even if its worker dies.
+VERIFIED_BOOT = "patches.verified_boot"
+
+
+def _asset_id(config: Record) -> str | None:
+    return str(config.agent.asset_id) if config.agent.asset_id else None
 
 
 class Patches:
@@ -55,6 +65,7 @@ class Patches:
         clock: Callable[[], float] = time.time,
         local_now: Callable[[], datetime] = datetime.now,
         command: list[str] | None = None,
+        reboots: Reboots | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -67,6 +78,14 @@ class Patches:
         self._action = "scan"
         self._started = 0.0
         self._warned = False
+        self.reboots = reboots or Reboots(
+            store,
+            lambda: _asset_id(config()),
+            wake,
+            clock=clock,
+            local_now=local_now,
+            allowed=lambda: bool(config().patches.allow_restart),
+        )
 
     def request(self) -> None:
         """A technician asked for a scan now (the heartbeat's answer said so)."""
@@ -119,13 +138,16 @@ class Patches:
             self._proc.kill()
             self._proc.wait(10)
             self._proc = None
+            if self._action == "verify":  # tried again after the next boot
+                log.warning("the verification after the reboot did not finish in time and was stopped")
+                return False
             self.store.put(FAILURES, int(self.store.get(FAILURES, 0)) + 1)
             self.store.put(LAST_ATTEMPT, self.clock())  # the retry waits from the failure
             reason = f"the scan did not finish within {SCAN_TIMEOUT / 60:.0f} min and was stopped"
             log.warning("%s", reason)
             asset_id = self.config().agent.asset_id
             if asset_id:
-                source = "windows_update" if sys.platform == "win32" else "apt"
+                source = "windows_update" if sys.platform == "win32" else linux_source()
                 queue_scan(
                     self.store, str(asset_id), OsScan(source, error=reason), self.clock() - self._started
                 )
@@ -152,8 +174,12 @@ class Patches:
     def tick(self) -> None:
         if self._running() or not self.config().agent.asset_id:
             return
+        self.reboots.tick()
         run = self._install_due()
-        if run is not None:
+        if self.reboots.rebooted() and self.store.get(VERIFIED_BOOT) != self.reboots.boot_time():
+            self.store.put(VERIFIED_BOOT, self.reboots.boot_time())
+            self._start("verify")  # before anything new is installed
+        elif run is not None:
             attempts = list(self.store.get(INSTALL_ATTEMPTS) or [])[-20:]
             self.store.put(INSTALL_ATTEMPTS, [*attempts, run])
             self._start("install")

@@ -2,7 +2,8 @@
 the service.
 
 ``scan`` asks the OS what it would install; ``install`` installs the server's plan (inside the
-maintenance window, or at once when a technician said so). Both queue their result in the agent's
+maintenance window, or at once when a technician said so); ``verify``, after a reboot, checks what
+waited for it against the OS's records. Each queues their result in the agent's
 outbox (the service sends it). Its own process, so the service's memory never holds apt's output or
 the Windows Update Agent's COM objects, and the service can kill it at a hard timeout.
 """
@@ -16,6 +17,7 @@ from datetime import datetime
 
 from lanet.agent.patches import PLAN, queue_scan, scan_os
 from lanet.agent.patches.install import OutsideWindow, run_install
+from lanet.agent.patches.verify import verify_after_reboot
 from lanet.agent.paths import AgentPaths
 from lanet.agent.store import Store
 from lanet.agent.workers import open_worker
@@ -25,7 +27,7 @@ log = logging.getLogger("lanet.agent.patches")
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lanet-agent-patches")
-    parser.add_argument("action", nargs="?", choices=("scan", "install"), default="scan")
+    parser.add_argument("action", nargs="?", choices=("scan", "install", "verify"), default="scan")
     parser.add_argument("--home")
     args = parser.parse_args(argv)
     config, store = open_worker("patches", AgentPaths.resolve(args.home))
@@ -35,6 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.action == "install":
             return _install(store, str(config.agent.asset_id))
+        if args.action == "verify":
+            report = verify_after_reboot(store, str(config.agent.asset_id))
+            states = [r["state"] for r in report["results"]] if report else []
+            log.info("verified after the reboot: %s", ", ".join(states) or "nothing waited")
+            return 0 if all(s == "verified" for s in states) else 1
         started = time.time()
         found = scan_os()
         queued = queue_scan(store, str(config.agent.asset_id), found, time.time() - started)

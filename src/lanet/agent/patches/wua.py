@@ -17,6 +17,7 @@ A pending reboot is read from several places, since each one misses some cases: 
 """
 
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from lanet.agent.patches import OsScan
 log = logging.getLogger("lanet.agent.patches")
 
 SEARCH = "IsInstalled=0 and IsHidden=0"
+#: History entries name their KB only in the title ("... (KB5034441)").
+KB_IN_TITLE = re.compile(r"\bKB([0-9]{4,10})\b")
 E_NOTIMPL = "0x80004001"
 CLIENT_ID = "LANET Agent"
 
@@ -271,3 +274,118 @@ def install(
         )
         results[update_id] = WuaResult(update_id, "failed", f"the {step} {name}", f"0x{hresult:08X}")
     return [results[u.lower()] for u in update_ids]
+
+
+# --- what is installed, after the reboot ------------------------------------------------------------
+#: ``IUpdateHistoryEntry.Operation``: an installation (2 is an uninstallation).
+OPERATION_INSTALLATION = 1
+#: The newest history entries read; Windows keeps years of them and the agent needs the recent ones.
+HISTORY_LIMIT = 500
+QFE_QUERY = "SELECT HotFixID, InstalledOn FROM Win32_QuickFixEngineering"
+
+
+@dataclass
+class Installed:
+    """One update the OS says it installed: from the Agent's history (by ``UpdateID``, with the
+    outcome) and from Win32_QuickFixEngineering (by KB, which also lists what came outside Windows
+    Update: DISM, WSUS offline, a standalone .msu)."""
+
+    kb: list[str]
+    update_id: str | None = None
+    result: int | None = None
+    hresult: str | None = None
+    title: str = ""
+    sources: tuple[str, ...] = ()
+
+
+def _qfe_ids() -> list[str]:
+    try:
+        import win32com.client
+    except ImportError as exc:
+        raise WuaUnavailable(f"WMI not available: pywin32 is missing ({exc})") from None
+    try:
+        rows = win32com.client.GetObject(r"winmgmts:\\.\root\cimv2").ExecQuery(QFE_QUERY)
+        return [str(row.HotFixID) for row in rows]
+    except Exception as exc:  # pywintypes.com_error
+        raise WuaError(f"the installed hotfixes could not be read ({_hresult(exc)})") from None
+
+
+def installed_history(
+    session_factory: Callable[[], Any] = lambda: _dispatch("Microsoft.Update.Session"),
+    hotfixes: Callable[[], list[str]] = _qfe_ids,
+) -> list[Installed]:
+    """The Agent's install history (the newest entry per update) merged with the QFE list by KB.
+    Either source may be missing (a QFE query that fails, a history wiped by a reset): the other
+    still answers, and each entry says which sources listed it."""
+    session = _session(session_factory)
+    searcher = _call("the Windows Update history", session.CreateUpdateSearcher)
+    count = int(_call("the Windows Update history", searcher.GetTotalHistoryCount))
+    newest: dict[str, Any] = {}
+    if count:
+        entries = _call(
+            "the Windows Update history", lambda: searcher.QueryHistory(0, min(count, HISTORY_LIMIT))
+        )
+        for entry in _items(entries):
+            if int(entry.Operation) != OPERATION_INSTALLATION:
+                continue
+            update_id = str(entry.UpdateIdentity.UpdateID).lower()
+            if update_id not in newest or entry.Date > newest[update_id].Date:
+                newest[update_id] = entry
+    found: list[Installed] = []
+    by_kb: dict[str, Installed] = {}
+    for update_id, entry in newest.items():
+        kbs = KB_IN_TITLE.findall(str(entry.Title))
+        item = Installed(
+            [f"KB{k}" for k in kbs],
+            update_id,
+            int(entry.ResultCode),
+            f"0x{int(entry.HResult) & 0xFFFFFFFF:08X}",
+            str(entry.Title),
+            ("wua",),
+        )
+        found.append(item)
+        for kb in item.kb:
+            by_kb[kb] = item
+    try:
+        qfe = hotfixes()
+    except (WuaUnavailable, WuaError) as exc:
+        log.info("the QFE list is not merged: %s", exc)
+        qfe = []
+    for hotfix in qfe:
+        kb = hotfix.strip().upper()
+        if kb in by_kb:
+            by_kb[kb].sources = (*by_kb[kb].sources, "qfe")
+        elif re.fullmatch(r"KB[0-9]{4,10}", kb):
+            by_kb[kb] = Installed([kb], sources=("qfe",))
+            found.append(by_kb[kb])
+    return found
+
+
+def verify(updates: list[dict[str, Any]], history: list[Installed], sources: list[str]) -> list[WuaResult]:
+    """Each update that waited for the reboot, against the installed history.
+
+    ``verified`` when the QFE list has one of its KBs, or when the history says it succeeded and no
+    restart is pending any more (the history records success at install time, before the restart,
+    so while Windows still wants one the update stays ``reboot_pending``); ``failed`` with the
+    history's HRESULT when it says the install failed, and when neither source knows of it."""
+    by_id = {h.update_id: h for h in history if h.update_id}
+    in_qfe = {kb for h in history if "qfe" in h.sources for kb in h.kb}
+    results = []
+    for update in updates:
+        update_id = update["update_id"]
+        entry = by_id.get(update_id)
+        kbs = set(update.get("kb") or [])
+        if kbs & in_qfe:
+            results.append(WuaResult(update_id, "verified", "listed as installed (QFE)"))
+        elif entry is not None and entry.result in (FAILED, ABORTED):
+            name = RESULT_NAMES[entry.result or 0]
+            results.append(WuaResult(update_id, "failed", f"Windows Update history: {name}", entry.hresult))
+        elif sources:
+            results.append(WuaResult(update_id, "reboot_pending", f"still pending ({', '.join(sources)})"))
+        elif entry is not None and entry.result in (SUCCEEDED, SUCCEEDED_WITH_ERRORS):
+            results.append(WuaResult(update_id, "verified", "Windows Update history: succeeded"))
+        else:
+            results.append(
+                WuaResult(update_id, "failed", "after the reboot, neither the history nor QFE lists it")
+            )
+    return results

@@ -20,7 +20,7 @@ from typing import Any
 
 from lanet.agent.local import LocalError
 from lanet.agent.tray.context import STATE_LABELS, TrayContext
-from lanet.agent.tray.windows import ReportWindow, SettingsWindow, StatusWindow, TicketsWindow
+from lanet.agent.tray.windows import RebootWindow, ReportWindow, SettingsWindow, StatusWindow, TicketsWindow
 
 log = logging.getLogger("lanet.agent.tray")
 POLL_SECONDS = 15.0
@@ -39,6 +39,7 @@ class TrayApp:
         self.known_statuses: dict[str, str] | None = None
         self.notifications: list[str] = []
         self.icon: Any = None
+        self.reboot_window: RebootWindow | None = None
         self._stop = threading.Event()
 
     # --- the menu (the seed's items, in its order) ------------------------------------------------
@@ -78,6 +79,18 @@ class TrayApp:
     def show_settings(self) -> SettingsWindow:
         return SettingsWindow(self.root, self.ctx)
 
+    def ask_reboot(self, prompt: dict[str, Any] | None) -> None:
+        """Main thread: show the service's restart question once, while it is asked."""
+        window = self.reboot_window
+        if window is not None and not window.winfo_exists():
+            window = self.reboot_window = None
+        if prompt is None:
+            if window is not None:
+                window.destroy()  # answered elsewhere (another user, the deadline)
+                self.reboot_window = None
+        elif window is None:
+            self.reboot_window = RebootWindow(self.root, self.ctx, prompt)
+
     # --- state ------------------------------------------------------------------------------------
     def fetch(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Ask the service (any thread): the status, and the tickets when it can reach the backend."""
@@ -94,6 +107,8 @@ class TrayApp:
     def apply(self, status: dict[str, Any], tickets: dict[str, Any] | None) -> None:
         """Main thread: update the icon and menu, notify about tickets that changed status."""
         self.status = status
+        if status.get("state") != "offline":
+            self.ask_reboot(status.get("reboot"))
         if tickets is not None:
             self.open_count = tickets.get("open_count", 0)
             current = {t["number"]: t["status"] for t in tickets.get("items", [])}

@@ -425,3 +425,54 @@ class SettingsWindow(_Facts):
                 (_("Último contacto"), ctx.when(status.get("last_contact"))),
             ]
         )
+
+
+class RebootWindow(_Window):
+    """The restart the installed updates wait for (policy ``ask_user``): restart now, or later while
+    deferrals are left; the deadline is always in view, since at it the PC restarts anyway."""
+
+    def __init__(self, master: tk.Misc, ctx: TrayContext, prompt: dict[str, Any]) -> None:
+        super().__init__(master, ctx, ctx._("Reinicio pendiente - LANET Helpdesk"))
+        _ = self._
+        self.prompt = prompt
+        left = int(prompt.get("deferrals_left", 0))
+        text = _(
+            "Se instalaron actualizaciones que necesitan reiniciar el equipo. "
+            "Guarde su trabajo. El equipo se reiniciará a más tardar {deadline}."
+        ).format(deadline=ctx.when(prompt.get("deadline")))
+        ttk.Label(self.body, text=text, wraplength=420, justify="left").grid(
+            row=0, column=0, columnspan=2, sticky="w"
+        )
+        if left:
+            later = _("Puede posponerlo {n} vez más.") if left == 1 else _("Puede posponerlo {n} veces más.")
+            note = later.format(n=left)
+        else:
+            note = _("Ya no puede posponerlo.")
+        ttk.Label(self.body, text=note).grid(row=1, column=0, columnspan=2, sticky="w", pady=(8, 8))
+        self.now_button = ttk.Button(self.body, text=_("Reiniciar ahora"), command=self.restart_now)
+        self.now_button.grid(row=2, column=0, sticky="w")
+        self.later_button = ttk.Button(
+            self.body,
+            text=_("Recordármelo en {n} min").format(n=prompt.get("defer_minutes", 60)),
+            command=self.later,
+            state="normal" if left else "disabled",
+        )
+        self.later_button.grid(row=2, column=1, sticky="e")
+        self.message_label.grid(row=3, column=0, columnspan=2, sticky="w")
+        self.attributes("-topmost", True)
+
+    def restart_now(self) -> None:
+        try:
+            self.ctx.ask("reboot_now")
+        except LocalError as exc:
+            self.show_message(self._(str(exc)))  # the service's words, in the catalog
+            return
+        self.destroy()
+
+    def later(self) -> None:
+        try:
+            self.ctx.ask("reboot_later")
+        except LocalError as exc:
+            self.show_message(self._(str(exc)))  # the service's words, in the catalog
+            return
+        self.destroy()

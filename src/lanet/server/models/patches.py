@@ -134,3 +134,5 @@ class PatchReportRecord(Base):
     results: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     dry_run: Mapped[str] = mapped_column(Text, default="")
     reboot_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The reboot step this report is about (``PatchReboot``), if any.
+    reboot: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

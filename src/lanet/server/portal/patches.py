@@ -51,7 +51,8 @@ def asset_patches_page(asset_id: str) -> str:
             last_scan=history[0] if history else None,
             runs=reports.report_history(session, asset.id, limit=10),
             events=scans.events_of(session, asset.id, limit=30),
-            window=decisions.effective_policy(session, asset).window,
+            policy=(policy := decisions.effective_policy(session, asset)),
+            window=policy.window,
         )
 
 

@@ -4,6 +4,10 @@ A report is recorded once (by its ``report_id``). Each result moves the asset's 
 the agent saw (``installed``, ``failed`` with its error code, ``not_upgraded`` when the package
 manager said it installed and the version on disk says otherwise, ``reboot_pending``) and adds an
 event; the whole run, with the package manager's dry run, stays in ``patch_reports``.
+
+A report about the reboot the updates wait for (the user was asked, put it off, the restart was
+started, the machine came back and its updates were verified) is audited as ``patches.reboot``,
+naming the PC user who answered: restarting a customer's PC is a remote action like any other.
 """
 
 from datetime import datetime
@@ -30,6 +34,7 @@ def record_report(session: Session, asset: Asset, report: PatchReport, *, now: d
             results=[r.model_dump(mode="json") for r in report.results],
             dry_run=report.dry_run,
             reboot_pending=report.reboot_pending,
+            reboot=report.reboot.model_dump(mode="json", exclude_none=True) if report.reboot else None,
         )
     )
     counts: dict[str, int] = {}
@@ -62,6 +67,20 @@ def record_report(session: Session, asset: Asset, report: PatchReport, *, now: d
         outcome="ok" if not counts.get("failed") and not counts.get("not_upgraded") else "failed",
         details={"counts": counts, "reboot_pending": report.reboot_pending, "plan": report.plan_revision},
     )
+    if report.reboot is not None:
+        audit.record(
+            session,
+            actor=f"agent:{asset.id}",
+            action="patches.reboot",
+            target_type="asset",
+            target_id=asset.id,
+            client_id=asset.client_id,
+            outcome="ok",
+            details={
+                **report.reboot.model_dump(mode="json", exclude_none=True),
+                "plan": report.plan_revision,
+            },
+        )
     session.flush()
     return len(report.results)
 
