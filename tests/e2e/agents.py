@@ -58,7 +58,9 @@ class AgentProcess:
         path.write_text(json.dumps(data))
 
     def start(self) -> None:
-        if (self.home / "config" / "agent_config.json").exists():
+        config = self.home / "config" / "agent_config.json"
+        # Only an agent that knows the setting (it wrote the section) can restart the machine.
+        if config.exists() and "patches" in json.loads(config.read_text()):
             self.tune(patches={"allow_restart": self.allow_restart})
         log = (self.home / "run.out").open("ab")
         self.proc = subprocess.Popen(

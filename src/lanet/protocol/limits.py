@@ -108,3 +108,9 @@ def check_free_json(value: Any) -> Any:
         else:
             raise ValueError(f"holds a {type(item).__name__}, which is not JSON")
     return value
+
+
+#: A patch's identity: ``UpdateID`` GUIDs, ``<package>=<version>`` (Debian versions carry ``:+~``),
+#: dnf's NEVRA (RPM snapshot versions carry ``^``). Here, not with the models, so the agent's
+#: service (which never loads pydantic) checks the same rule.
+UPDATE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:+~=@{}^-]{0,159}$"

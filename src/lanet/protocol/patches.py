@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import Field
 
 from lanet.protocol.common import Timestamp, UUIDStr, WireModel
-from lanet.protocol.limits import MAX_SCAN_ITEMS
+from lanet.protocol.limits import MAX_SCAN_ITEMS, UPDATE_ID_PATTERN
 from lanet.protocol.values import (
     PatchClassification,
     PatchSeverity,
@@ -23,9 +23,6 @@ from lanet.protocol.values import (
     RebootTrigger,
 )
 
-#: ``UpdateID`` GUIDs, ``<package>=<version>`` (Debian versions carry ``:+~``), dnf's NEVRA (RPM
-#: snapshot versions carry ``^``).
-UPDATE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:+~=@{}^-]{0,159}$"
 UpdateId = Annotated[str, Field(pattern=UPDATE_ID_PATTERN, max_length=160)]
 KB = Annotated[str, Field(pattern=r"^KB[0-9]{4,10}$")]
 PackageVersion = Annotated[str, Field(min_length=1, max_length=128)]

@@ -41,7 +41,7 @@ from typing import Any
 
 from lanet.agent.patches import OsScan
 from lanet.agent.patches.apt import Installed
-from lanet.protocol.patches import UPDATE_ID_PATTERN
+from lanet.protocol.limits import UPDATE_ID_PATTERN
 
 __all__ = [
     "DnfError",

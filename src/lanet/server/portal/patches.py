@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Response, g, render_template, request
 
-from lanet.protocol.patches import UPDATE_ID_PATTERN
+from lanet.protocol.limits import UPDATE_ID_PATTERN
 from lanet.server.models.base import utcnow
 from lanet.server.portal.auth import login_required, staff_required
 from lanet.server.portal.blueprint import back, bp
