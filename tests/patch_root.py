@@ -29,11 +29,19 @@ def _pristine() -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (PRISTINE / "usr/bin/python3").exists():
+        # What the agent's .deb depends on (packaging/linux/build-deb.sh), so the worker runs as installed.
+        if not (PRISTINE / "usr/lib/python3/dist-packages/psutil").exists():
             building = CACHE / "bookworm.tmp"
             shutil.rmtree(building, ignore_errors=True)
             done = subprocess.run(
-                ["debootstrap", "--variant=minbase", "--include=python3", "bookworm", str(building), MIRROR],
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    "--include=python3,python3-psutil",
+                    "bookworm",
+                    str(building),
+                    MIRROR,
+                ],
                 capture_output=True,
                 text=True,
                 timeout=1500,
