@@ -78,6 +78,29 @@ def linux_source() -> str | None:
     return "dnf" if which("dnf") else None
 
 
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def queue_report(
+    store: Store, asset_id: str, revision: str, results: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
+    """Validate one PatchReport (an install run, a reboot step, a verification) and put it in the
+    outbox; ``extra`` carries ``dry_run``, ``reboot_pending`` and ``reboot``."""
+    report_id = str(uuid.uuid4())
+    body = {
+        "asset_id": asset_id,
+        "report_id": report_id,
+        "at": now_iso(),
+        "plan_revision": revision,
+        "results": results,
+        **extra,
+    }
+    checked: dict[str, Any] = contract.validate("PatchReport", body)
+    store.enqueue(REPORTS.name, report_id, checked, REPORTS.priority, precious=REPORTS.precious)
+    return checked
+
+
 def queue_scan(store: Store, asset_id: str, found: OsScan, seconds: float) -> dict[str, Any]:
     """Validate one scan and put it in the outbox; a scan too large for the contract is cut, and
     says so, rather than lost."""
@@ -91,7 +114,7 @@ def queue_scan(store: Store, asset_id: str, found: OsScan, seconds: float) -> di
         {
             "asset_id": asset_id,
             "scan_id": scan_id,
-            "scanned_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "scanned_at": now_iso(),
             "source": found.source,
             "items": items,
             "reboot_pending": found.reboot_pending,

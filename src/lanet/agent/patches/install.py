@@ -13,15 +13,14 @@ update installed that needs a reboot is ``reboot_pending``, and is recorded as w
 
 import sys
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import psutil
 
-from lanet.agent.patches import KBS, REPORTS, apt, dnf, linux_source
+from lanet.agent.patches import KBS, apt, dnf, linux_source, queue_report
 from lanet.agent.patches.apt import Installed
 from lanet.agent.patches.reboot import record_pending
 from lanet.agent.store import Store
@@ -200,17 +199,8 @@ def run_install(
             dry, pending = "", False
         else:
             results, dry, pending = _package_results(manager, targets)
-    report_id = str(uuid.uuid4())
-    body = {
-        "asset_id": asset_id,
-        "report_id": report_id,
-        "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "plan_revision": plan["revision"],
-        "results": results,
-        "dry_run": dry[-20_000:],
-        "reboot_pending": pending,
-    }
-    checked: dict[str, Any] = contract.validate("PatchReport", body)
-    store.enqueue(REPORTS.name, report_id, checked, REPORTS.priority, precious=REPORTS.precious)
+    checked = queue_report(
+        store, asset_id, plan["revision"], results, dry_run=dry[-20_000:], reboot_pending=pending
+    )
     record_pending(store, plan, results, now=time.time(), boot=psutil.boot_time(), kbs=store.get(KBS))
     return checked

@@ -27,14 +27,13 @@ import math
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import psutil
 
-from lanet.agent.patches import REPORTS
+from lanet.agent.patches import queue_report
 from lanet.agent.store import Store
 from lanet.protocol import contract
 
@@ -132,30 +131,20 @@ def queue_reboot_report(
     reason: str,
 ) -> dict[str, Any]:
     """One reboot step as a report: every waiting update stays ``reboot_pending``, with the why."""
-    report_id = str(uuid.uuid4())
-    body = {
-        "asset_id": asset_id,
-        "report_id": report_id,
-        "at": _iso(time.time()),
-        "plan_revision": pending["revision"],
-        "results": [
-            {"update_id": u["update_id"], "state": "reboot_pending", "reason": reason[:1000]}
-            for u in pending["updates"]
-        ],
-        "reboot_pending": True,
-        "reboot": contract.drop_none(
-            {
-                "action": action,
-                "trigger": trigger,
-                "account": account[:255] if account else None,
-                "deferrals": pending["deferrals"],
-                "deadline": _iso(pending["deadline"]),
-            }
-        ),
-    }
-    checked: dict[str, Any] = contract.validate("PatchReport", body)
-    store.enqueue(REPORTS.name, report_id, checked, REPORTS.priority, precious=REPORTS.precious)
-    return checked
+    results = [
+        {"update_id": u["update_id"], "state": "reboot_pending", "reason": reason[:1000]}
+        for u in pending["updates"]
+    ]
+    reboot = contract.drop_none(
+        {
+            "action": action,
+            "trigger": trigger,
+            "account": account[:255] if account else None,
+            "deferrals": pending["deferrals"],
+            "deadline": _iso(pending["deadline"]),
+        }
+    )
+    return queue_report(store, asset_id, pending["revision"], results, reboot_pending=True, reboot=reboot)
 
 
 class RebootRefused(ValueError):

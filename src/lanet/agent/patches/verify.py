@@ -8,11 +8,9 @@ reaches the server as one report, with the reboot step ``rebooted`` and what bro
 """
 
 import sys
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from lanet.agent.patches import REPORTS
+from lanet.agent.patches import queue_report
 from lanet.agent.patches.reboot import AWAITING
 from lanet.agent.store import Store
 from lanet.protocol import contract
@@ -72,22 +70,19 @@ def verify_after_reboot(store: Store, asset_id: str) -> dict[str, Any] | None:
         return None
     updates = pending["updates"]
     results = _windows_results(updates) if sys.platform == "win32" else _package_results(updates)
-    report_id = str(uuid.uuid4())
-    body = {
-        "asset_id": asset_id,
-        "report_id": report_id,
-        "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "plan_revision": pending["revision"],
-        "results": results,
-        "reboot_pending": any(r["state"] == "reboot_pending" for r in results),
-        "reboot": {
-            "action": "rebooted",
-            "trigger": pending.get("trigger") or "os",
-            "deferrals": pending["deferrals"],
-        },
+    reboot = {
+        "action": "rebooted",
+        "trigger": pending.get("trigger") or "os",
+        "deferrals": pending["deferrals"],
     }
-    checked: dict[str, Any] = contract.validate("PatchReport", body)
-    store.enqueue(REPORTS.name, report_id, checked, REPORTS.priority, precious=REPORTS.precious)
+    checked = queue_report(
+        store,
+        asset_id,
+        pending["revision"],
+        results,
+        reboot_pending=any(r["state"] == "reboot_pending" for r in results),
+        reboot=reboot,
+    )
     still = [u for u, r in zip(updates, results, strict=True) if r["state"] == "reboot_pending"]
     if still:
         import psutil

@@ -462,16 +462,14 @@ class RebootWindow(_Window):
         self.attributes("-topmost", True)
 
     def restart_now(self) -> None:
-        try:
-            self.ctx.ask("reboot_now")
-        except LocalError as exc:
-            self.show_message(self._(str(exc)))  # the service's words, in the catalog
-            return
-        self.destroy()
+        self._answer("reboot_now")
 
     def later(self) -> None:
+        self._answer("reboot_later")
+
+    def _answer(self, op: str) -> None:
         try:
-            self.ctx.ask("reboot_later")
+            self.ctx.ask(op)
         except LocalError as exc:
             self.show_message(self._(str(exc)))  # the service's words, in the catalog
             return
