@@ -67,11 +67,13 @@ def test_heartbeat_response_parses() -> None:
 
 def test_agent_config_has_exactly_the_seeds_sections_and_keys() -> None:
     """The seed's sections, exactly; plus ``updates``, where the seed's ``update_schedule`` (sent at
-    registration and in ``config_updates``) lives with the rest of self-update's settings."""
+    registration and in ``config_updates``) lives with the rest of self-update's settings, and
+    ``patches``, the local administrator's veto on restarts (never pushed by the server)."""
     seed = load_fixture("seed_agent_config.json")
     config = AgentConfig.model_validate(seed)
     dumped = config.model_dump(mode="json")
-    assert dumped.keys() == seed.keys() | {"updates"}
+    assert dumped.keys() == seed.keys() | {"updates", "patches"}
+    assert dumped["patches"] == {"allow_restart": True}
     assert dumped["updates"] == {
         "enabled": True,
         "schedule": "02:00",

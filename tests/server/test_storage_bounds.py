@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, Column, Float, Integer, String, Text
 
 from lanet.protocol.common import INT32_MAX
 from lanet.protocol.limits import INT64_MAX, INT64_MIN, check_free_json
-from lanet.protocol.patches import PatchItem
+from lanet.protocol.patches import PatchItem, PatchReboot
 from lanet.server.api.operations import ApiBlueprint
 from lanet.server.blueprints import admin, agents, meta, releases, tickets
 from lanet.server.models import (
@@ -158,6 +158,8 @@ STORAGE: dict[str, Any] = {
     "PatchResult.reason": col(PatchEvent, "reason"),
     "PatchResult.error_code": JSON,
     "PatchResult.installed_version": col(AssetPatch, "current_version"),
+    # A reboot step: kept whole in the report's JSON, audited from there.
+    **{f"PatchReboot.{n}": JSON for n in PatchReboot.model_fields},
     "HeartbeatRequest.alerts": DROPPED,
     "HeartbeatRequest.logs": DROPPED,
     "HeartbeatRequest.command_acks": DROPPED,
