@@ -131,3 +131,28 @@ def test_the_narrower_scope_wins_and_the_asset_schedule_is_the_default_start() -
 def test_bad_settings_are_refused_with_the_setting_named(settings: dict[str, object], problem: str) -> None:
     with pytest.raises(PolicyError, match=problem.replace("[", r"\[").replace("]", r"\]")):
         check_settings(settings)
+
+
+def test_a_customers_postponement_holds_an_approved_update_until_its_date_but_never_a_denial() -> None:
+    policy = resolve([{**SECURITY_AFTER_3, "customer_may_approve": True}])
+    until = NOW + timedelta(days=2)
+
+    def decide(explicit: tuple[str, str] | None, now: datetime) -> tuple[str, bool]:
+        decision = evaluate(
+            policy,
+            asset_id=ASSET,
+            classification="security",
+            severity="unspecified",
+            first_seen=NOW - timedelta(days=10),
+            explicit=explicit,
+            now=now,
+            postponed=(until, "user:ana@cafe.mx"),
+        )
+        return decision.state, decision.postponed
+
+    assert decide(None, NOW) == ("available", True)  # the rule would approve it
+    assert decide(("approve", "user:tec@lanet.mx"), NOW) == ("available", True)
+    assert decide(None, until) == ("approved", False)  # the date has come
+    assert decide(("deny", "user:tec@lanet.mx"), NOW) == ("denied", False)
+    with pytest.raises(PolicyError, match="customer_defer_days: a whole number from 1 to 90"):
+        check_settings({"customer_defer_days": 0})

@@ -134,6 +134,11 @@ STAFF_ROUTES = [
     ("POST", "/portal/releases/0.1.0/resume"),
     ("POST", "/portal/assets/{asset}/patches/decide"),
     ("POST", "/portal/assets/{asset}/patches/scan"),
+    ("GET", "/portal/patches/policy/asset/{asset}"),
+    ("POST", "/portal/patches/policy/asset/{asset}"),
+    # Without co-approval a customer decides nothing; with it, only for their own client
+    # (tests/server/test_patch_portal.py).
+    ("POST", "/portal/patches/queue/decide"),
 ]
 
 
@@ -177,6 +182,7 @@ UNSCOPED = {
     "portal.assets",
     "portal.tickets",
     "portal.patches_page",  # a list, scoped like the others
+    "portal.patches_queue_page",  # likewise
 }
 
 

@@ -231,4 +231,6 @@ def set_policy(kind: str, ref: str, body: PolicyRequest) -> PolicyView:
             decisions.set_policy(session, scope, dict(body.settings), actor=actor, now=utcnow())
         except PolicyError as exc:
             raise ApiError(422, ErrorCode.VALIDATION_ERROR, str(exc)) from None
-        return _policy_view(session, kind, ref)
+        view = _policy_view(session, kind, ref)
+    state().scan_requests.invalidate()
+    return view

@@ -4,7 +4,7 @@ technicians' requests for a scan now, the patch policies and the technicians' de
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lanet.server.models.base import Base, JSONType, utcnow, uuid_pk
@@ -119,6 +119,21 @@ class PatchDecision(Base):
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PatchPostponement(Base):
+    """A customer administrator's "not yet" for one update of their client: held until ``until``,
+    where the MSP lets the client co-approve (``customer_may_approve``)."""
+
+    __tablename__ = "patch_postponements"
+    __table_args__ = (UniqueConstraint("client_id", "update_id"),)
+
+    id: Mapped[str] = uuid_pk()
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    update_id: Mapped[str] = mapped_column(String(160))
+    until: Mapped[datetime] = mapped_column()
+    postponed_by: Mapped[str] = mapped_column(String(255))
+    postponed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PatchReportRecord(Base):
     """One install run as the agent reported it: the dry run, each update's outcome, the reboot."""
 
@@ -136,3 +151,5 @@ class PatchReportRecord(Base):
     reboot_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The reboot step this report is about (``PatchReboot``), if any.
     reboot: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    #: The policy's pre- and post-install scripts as they ran (``PatchScriptRun``), in order.
+    scripts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list, server_default=text("'[]'"))

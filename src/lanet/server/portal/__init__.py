@@ -18,7 +18,7 @@ from lanet.server.portal.blueprint import bp, error_page
 #: Modules whose routes register on the blueprint when imported.
 ROUTE_MODULES = ("assets", "auth", "patches", "releases", "staff", "tickets")
 #: Modules that hold no routes.
-HELPER_MODULES = ("blueprint", "i18n", "scope")
+HELPER_MODULES = ("blueprint", "i18n", "patch_policy_form", "scope")
 
 
 def _import_routes() -> None:

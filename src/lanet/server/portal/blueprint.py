@@ -48,6 +48,14 @@ NOTICES: dict[str, tuple[str, str]] = {
     "patch_invalid": ("Elija una actualización y una decisión válidas.", "error"),
     "patch_scan": ("El equipo busca actualizaciones en su próximo heartbeat.", "ok"),
     "patch_install_now": ("El equipo instala sus actualizaciones aprobadas en su próximo heartbeat.", "ok"),
+    "patch_postponed": ("Actualización pospuesta en todos los equipos de su empresa.", "ok"),
+    "patch_refused_denied_by_msp": ("Su proveedor rechazó esta actualización: no se puede aprobar.", "error"),
+    "patch_refused_too_far": (
+        "Elija por cuántos días posponerla, dentro del plazo que permite su proveedor.",
+        "error",
+    ),
+    "patch_refused_not_allowed": ("Su proveedor no le permite decidir sobre las actualizaciones.", "error"),
+    "patch_policy_saved": ("Política guardada; los equipos la reciben en su próximo heartbeat.", "ok"),
 }
 
 

@@ -17,7 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lanet.protocol.patches import PatchPlan
-from lanet.server.models import Asset, AssetPatch, Client, PatchDecision, PatchEvent, PatchPolicy
+from lanet.server.models import (
+    Asset,
+    AssetPatch,
+    Client,
+    PatchDecision,
+    PatchEvent,
+    PatchPolicy,
+    PatchPostponement,
+)
 from lanet.server.services import audit
 from lanet.server.services.config_push import Scope, effective_overrides
 from lanet.server.services.patches.policy import (
@@ -47,10 +55,42 @@ def _layers(session: Session, asset: Asset) -> list[dict[str, Any]]:
     return [rows.get(scope, {}) for scope in _PRECEDENCE]
 
 
-def effective_policy(session: Session, asset: Asset) -> Policy:
+def schedule_start(session: Session, asset: Asset) -> str:
+    """The asset's effective ``update_schedule``: where its window starts unless a policy says."""
     effective = effective_overrides(session.connection(), asset.client_id, asset.site_id, asset.id)
-    start = effective.get("update_schedule", (DEFAULT_START, 0))[0]
-    return resolve(_layers(session, asset), default_start=str(start))
+    return str(effective.get("update_schedule", (DEFAULT_START, 0))[0])
+
+
+def effective_policy(session: Session, asset: Asset) -> Policy:
+    return resolve(_layers(session, asset), default_start=schedule_start(session, asset))
+
+
+def inherited_policy(session: Session, scope: Scope) -> Policy:
+    """What the scope gets where it sets nothing itself: its broader scopes' policy (for an
+    asset, starting at its ``update_schedule``)."""
+    if scope.kind == "client":
+        return resolve([])
+    layers = [_layers_of(session, "client", scope.client_id)]
+    if scope.kind == "site":
+        return resolve(layers)
+    asset = session.get(Asset, scope.id)
+    if asset is None:
+        raise LookupError(f"no asset with id {scope.id!r}")
+    layers.append(_layers_of(session, "site", asset.site_id))
+    return resolve(layers, default_start=schedule_start(session, asset))
+
+
+def client_policy(session: Session, client_id: str) -> Policy:
+    """The client's own policy (no site or asset layer): what decides whether its customer
+    administrators co-approve, and for how long they may postpone."""
+    return resolve([_layers_of(session, "client", client_id)])
+
+
+def _layers_of(session: Session, kind: str, scope_id: str) -> dict[str, Any]:
+    row = session.scalars(
+        select(PatchPolicy).where(PatchPolicy.scope == kind, PatchPolicy.scope_id == scope_id)
+    ).first()
+    return dict(row.settings) if row else {}
 
 
 def policy_json(policy: Policy) -> dict[str, Any]:
@@ -60,10 +100,7 @@ def policy_json(policy: Policy) -> dict[str, Any]:
 
 
 def policy_settings(session: Session, scope: Scope) -> dict[str, Any]:
-    row = session.scalars(
-        select(PatchPolicy).where(PatchPolicy.scope == scope.kind, PatchPolicy.scope_id == scope.id)
-    ).first()
-    return dict(row.settings) if row else {}
+    return _layers_of(session, scope.kind, scope.id)
 
 
 def set_policy(
@@ -81,6 +118,10 @@ def set_policy(
         row = PatchPolicy(scope=scope.kind, scope_id=scope.id, client_id=scope.client_id, updated_by=actor)
         session.add(row)
     row.settings, row.updated_at, row.updated_by = settings, now, actor
+    # The scope's machines learn their new plan (window, approvals, reboot) at their next heartbeat.
+    column = {"client": Asset.client_id, "site": Asset.site_id, "asset": Asset.id}[scope.kind]
+    for asset in session.scalars(select(Asset).where(column == scope.id, Asset.retired_at.is_(None))):
+        request_scan(session, asset, actor=actor, now=now, audited=False)
     audit.record(
         session,
         actor=actor,
@@ -104,7 +145,7 @@ def decide(
     now: datetime,
 ) -> None:
     """Approve or deny one update for all the client's machines (audited, and on each machine's
-    history)."""
+    history). An approval lifts a customer's postponement; a technician's decision replaces it."""
     if verdict not in ("approve", "deny"):
         raise ValueError(f"a decision is approve or deny, not {verdict!r}")
     row = session.scalars(
@@ -116,29 +157,11 @@ def decide(
         row = PatchDecision(client_id=client.id, update_id=update_id, decision=verdict, decided_by=actor)
         session.add(row)
     row.decision, row.reason, row.decided_by, row.decided_at = verdict, reason, actor, now
+    postponed = _postponement(session, client.id, update_id)
+    if postponed is not None and verdict == "approve":
+        session.delete(postponed)
     state = "approved" if verdict == "approve" else "denied"
-    for asset_id in session.scalars(
-        select(AssetPatch.asset_id)
-        .join(Asset, Asset.id == AssetPatch.asset_id)
-        .where(Asset.client_id == client.id, AssetPatch.update_id == update_id)
-    ):
-        session.add(
-            PatchEvent(
-                asset_id=asset_id,
-                update_id=update_id,
-                state=state,
-                reason=reason or f"{verdict} by {actor}",
-                actor=actor,
-                at=now,
-            )
-        )
-    # The machines that have it learn at their next heartbeat (a scan, answered with the new plan).
-    for asset in session.scalars(
-        select(Asset)
-        .join(AssetPatch, AssetPatch.asset_id == Asset.id)
-        .where(Asset.client_id == client.id, AssetPatch.update_id == update_id, Asset.retired_at.is_(None))
-    ):
-        request_scan(session, asset, actor=actor, now=now, audited=False)
+    _tell_machines(session, client, update_id, state, reason or f"{verdict} by {actor}", actor, now)
     audit.record(
         session,
         actor=actor,
@@ -150,12 +173,78 @@ def decide(
     )
 
 
+def _postponement(session: Session, client_id: str, update_id: str) -> PatchPostponement | None:
+    return session.scalars(
+        select(PatchPostponement).where(
+            PatchPostponement.client_id == client_id, PatchPostponement.update_id == update_id
+        )
+    ).first()
+
+
+def postpone(
+    session: Session, client: Client, update_id: str, until: datetime, *, actor: str, now: datetime
+) -> None:
+    """Hold one update on all the client's machines until ``until`` (a customer administrator's
+    "not yet"; :mod:`.coapproval` checks they may). Audited, and on each machine's history."""
+    row = _postponement(session, client.id, update_id)
+    if row is None:
+        row = PatchPostponement(client_id=client.id, update_id=update_id, until=until, postponed_by=actor)
+        session.add(row)
+    row.until, row.postponed_by, row.postponed_at = until, actor, now
+    reason = f"postponed by {actor} until {until:%Y-%m-%d %H:%M} UTC"
+    _tell_machines(session, client, update_id, "available", reason, actor, now)
+    audit.record(
+        session,
+        actor=actor,
+        action="patches.postpone",
+        target_type="client",
+        target_id=client.id,
+        client_id=client.id,
+        details={"update_id": update_id, "until": until.isoformat()},
+    )
+
+
+def _tell_machines(
+    session: Session, client: Client, update_id: str, state: str, reason: str, actor: str, now: datetime
+) -> None:
+    """The decision on the history of each of the client's machines that has the update; the live
+    ones learn it at their next heartbeat (a scan, answered with the new plan)."""
+    for asset in session.scalars(
+        select(Asset)
+        .join(AssetPatch, AssetPatch.asset_id == Asset.id)
+        .where(Asset.client_id == client.id, AssetPatch.update_id == update_id)
+    ):
+        session.add(
+            PatchEvent(
+                asset_id=asset.id, update_id=update_id, state=state, reason=reason, actor=actor, at=now
+            )
+        )
+        if asset.retired_at is None:
+            request_scan(session, asset, actor=actor, now=now, audited=False)
+
+
 def _applicable(session: Session, asset: Asset) -> list[AssetPatch]:
     return list(
         session.scalars(
             select(AssetPatch).where(AssetPatch.asset_id == asset.id, AssetPatch.applicable.is_(True))
         )
     )
+
+
+def client_decisions(
+    session: Session, client_id: str
+) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[datetime, str]]]:
+    """The client's explicit decisions (update -> verdict, who) and postponements (update ->
+    until, who)."""
+    explicit = {
+        row.update_id: (row.decision, row.decided_by)
+        for row in session.scalars(select(PatchDecision).where(PatchDecision.client_id == client_id))
+    }
+    postponed = {
+        row.update_id: (row.until, row.postponed_by)
+        for row in session.scalars(select(PatchPostponement).where(PatchPostponement.client_id == client_id))
+    }
+    return explicit, postponed
 
 
 @dataclass(frozen=True)
@@ -175,10 +264,7 @@ def decisions_for(
     """Each applicable update of the asset with what it should be now (``policy`` and ``rows``:
     the caller's, when it has them already)."""
     policy = policy or effective_policy(session, asset)
-    explicit = {
-        row.update_id: (row.decision, row.decided_by)
-        for row in session.scalars(select(PatchDecision).where(PatchDecision.client_id == asset.client_id))
-    }
+    explicit, postponed = client_decisions(session, asset.client_id)
     if rows is None:
         rows = _applicable(session, asset)
     return [
@@ -192,6 +278,7 @@ def decisions_for(
                 first_seen=row.first_seen,
                 explicit=explicit.get(row.update_id),
                 now=now,
+                postponed=postponed.get(row.update_id),
             ),
         )
         for row in rows

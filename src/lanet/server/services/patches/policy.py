@@ -6,6 +6,8 @@ clock, so the rules are tested against a fixed clock:
 
 - an explicit **deny** always wins: a denied update is never installed;
 - an explicit **approve** makes it installable at the asset's next window;
+- a customer administrator's **postponement** (where the MSP lets the client co-approve) holds an
+  update that would otherwise be approved until its date;
 - otherwise an **auto-approval rule** (classifications, a minimum severity, a delay in days from
   when the server first saw the update) approves it once the delay, plus the asset's ring delay,
   has passed;
@@ -27,7 +29,8 @@ from lanet.protocol.maintenance_window import EVERY_DAY, MaintenanceWindow
 from lanet.protocol.values import PATCH_CLASSIFICATIONS, PATCH_SEVERITIES, REBOOT_POLICIES, RebootPolicy
 from lanet.server.services.releases.rollouts import RINGS, ring
 
-#: Severities from the most to the least serious; ``unspecified`` meets no minimum but ``low``'s.
+#: Severities from the most to the least serious. ``unspecified`` (apt gives none) meets only a
+#: minimum of ``unspecified``: a rule with a real minimum never approves what has no severity.
 SEVERITY_ORDER = ("critical", "important", "moderate", "low", "unspecified")
 DEFAULT_START = "02:00"
 DEFAULT_MINUTES = 120
@@ -68,14 +71,17 @@ class Policy:
     reboot_deadline_hours: int = 24
     max_deferrals: int = 3
     customer_may_approve: bool = False
+    #: How far ahead a customer administrator may postpone an update, in days.
+    customer_defer_days: int = 7
 
 
 @dataclass(frozen=True)
 class Decision:
     state: Literal["approved", "denied", "available"]
     reason: str
-    #: For an update an auto-rule will approve later: when.
+    #: For an update an auto-rule (or the end of a postponement) will approve later: when.
     approves_at: datetime | None = None
+    postponed: bool = False
 
 
 def ring_delay(policy: Policy, asset_id: str) -> int:
@@ -98,14 +104,30 @@ def evaluate(
     first_seen: datetime,
     explicit: tuple[str, str] | None,
     now: datetime,
+    postponed: tuple[datetime, str] | None = None,
 ) -> Decision:
     """The state one update should have on one asset now. ``explicit`` is (``approve`` or
-    ``deny``, who)."""
+    ``deny``, who); ``postponed`` is (until when, who)."""
+    if explicit is not None and explicit[0] == "deny":
+        return Decision("denied", f"denied by {explicit[1]}")
+    decided = _approval(policy, asset_id, classification, severity, first_seen, explicit, now)
+    if decided.state == "approved" and postponed is not None and now < postponed[0]:
+        until, actor = postponed
+        return Decision("available", f"postponed by {actor} until {until:%Y-%m-%d %H:%M} UTC", until, True)
+    return decided
+
+
+def _approval(
+    policy: Policy,
+    asset_id: str,
+    classification: str,
+    severity: str,
+    first_seen: datetime,
+    explicit: tuple[str, str] | None,
+    now: datetime,
+) -> Decision:
     if explicit is not None:
-        verdict, actor = explicit
-        if verdict == "deny":
-            return Decision("denied", f"denied by {actor}")
-        return Decision("approved", f"approved by {actor}")
+        return Decision("approved", f"approved by {explicit[1]}")
     for rule in policy.auto_rules:
         if rule.matches(classification, severity):
             delay = rule.after_days + ring_delay(policy, asset_id)
@@ -127,6 +149,7 @@ SETTING_NAMES = (
     "reboot_deadline_hours",
     "max_deferrals",
     "customer_may_approve",
+    "customer_defer_days",
 )
 
 
@@ -217,4 +240,5 @@ def resolve(layers: list[dict[str, Any]], default_start: str = DEFAULT_START) ->
         reboot_deadline_hours=_int(merged.get("reboot_deadline_hours", 24), "reboot_deadline_hours", 1, 720),
         max_deferrals=_int(merged.get("max_deferrals", 3), "max_deferrals", 0, 20),
         customer_may_approve=may_approve,
+        customer_defer_days=_int(merged.get("customer_defer_days", 7), "customer_defer_days", 1, 90),
     )

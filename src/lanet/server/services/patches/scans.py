@@ -199,6 +199,8 @@ class ComplianceRow:
     reboot_pending: bool | None
     last_scan: datetime | None
     last_install: datetime | None
+    client_id: str = ""
+    site_id: str = ""
 
     @property
     def up_to_date(self) -> bool:
@@ -269,6 +271,8 @@ def compliance(session: Session, client_id: str | None) -> list[ComplianceRow]:
                 reboot,
                 scanned,
                 installs.get(asset.id),
+                asset.client_id,
+                asset.site_id,
             )
         )
     return rows
