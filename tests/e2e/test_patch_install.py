@@ -36,7 +36,13 @@ def root(tmp_path: Path) -> Iterator[PatchRoot]:
 
 def _agent(root: PatchRoot) -> Store:
     home = root.install_agent({})
-    config = make_config({"agent": {"asset_id": ASSET}, "security": {"encryption_enabled": False}})
+    config = make_config(
+        {
+            "agent": {"asset_id": ASSET},
+            "security": {"encryption_enabled": False},
+            "scripts": {"allowed_types": ["bash"]},
+        }
+    )
     save_config(home / "config" / "agent_config.json", config)
     (home / "data").mkdir(parents=True, exist_ok=True)
     return Store(home / "data" / "agent.db", PlainProtector())
@@ -79,11 +85,24 @@ def test_updates_install_only_inside_the_window_each_verified_and_reported(root:
     assert root.version("lanet-dummy") == "1.0" and store.pending_items("patch_report") == []
 
     # Inside it: the approved update installs; one that cannot (no such version) fails on its own;
-    # the denied package, not in the plan, is left alone.
-    store.put(PLAN, _plan(now - timedelta(minutes=10), ["lanet-dummy=1.1", "lanet-dummy=9.9"]))
+    # the denied package, not in the plan, is left alone. The policy's scripts run around it.
+    scripts = {
+        "pre_script": {
+            "type": "bash",
+            "script": "dpkg-query -W -f='${Version}' lanet-dummy > /pre",
+            "timeout": 60,
+        },
+        "post_script": {
+            "type": "bash",
+            "script": "dpkg-query -W -f='${Version}' lanet-dummy > /post",
+            "timeout": 60,
+        },
+    }
+    store.put(PLAN, _plan(now - timedelta(minutes=10), ["lanet-dummy=1.1", "lanet-dummy=9.9"], **scripts))
     done = root.worker("install")
     assert done.returncode == 1, done.stderr  # one of the two failed
     assert root.version("lanet-dummy") == "1.1" and root.version("lanet-denied") == "1.0"
+    assert (root.path / "pre").read_text() == "1.0" and (root.path / "post").read_text() == "1.1"
     (report,) = [item.payload for item in store.pending_items("patch_report")]
     by_id = {r["update_id"]: r for r in report["results"]}
     assert by_id["lanet-dummy=1.1"]["state"] == "installed"
@@ -92,3 +111,7 @@ def test_updates_install_only_inside_the_window_each_verified_and_reported(root:
     assert "Version '9.9' for 'lanet-dummy' was not found" in by_id["lanet-dummy=9.9"]["reason"]
     assert report["plan_revision"] == "r-test" and report["reboot_pending"] is False
     assert "lanet-dummy" in report["dry_run"]
+    assert [(run["phase"], run["status"], run["exit_code"]) for run in report["scripts"]] == [
+        ("pre", "succeeded", 0),
+        ("post", "succeeded", 0),
+    ]

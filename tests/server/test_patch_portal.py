@@ -285,3 +285,70 @@ def test_a_customer_administrator_co_approves_within_what_the_msp_allows(
     )
     beto = _as(app, "beto@cafe.mx")
     assert beto.post(decide, {"update_id": "vim=9.0.2", "decision": "approve"}).status_code == 404
+
+
+def test_the_policys_scripts_travel_in_the_plan_and_come_back_in_the_report_audited(
+    app: Flask, client: FlaskClient, fleet: dict[str, dict[str, Any]], db: Any
+) -> None:
+    tech = _as(app, "tec@lanet.mx")
+    agent = fleet["cafe1"]
+    url = f"/portal/patches/policy/asset/{agent['asset_id']}"
+    bad = tech.post(url, {"pre_script": "net stop erp", "pre_script_type": "cmd", "pre_script_timeout": "0"})
+    assert bad.status_code == 400
+    assert "Elija el tipo de script de la lista." in bad.get_data(as_text=True)
+    assert "Un número entero de 1 a 3600." in bad.get_data(as_text=True)
+    saved = tech.post(
+        url,
+        {
+            "pre_script": "systemctl stop erp\r\n",
+            "pre_script_type": "bash",
+            "pre_script_timeout": "120",
+            "post_script": "systemctl start erp",
+            "post_script_type": "bash",
+        },
+    )
+    assert saved.status_code == 302
+    with db.session() as session:
+        asset = session.get(Asset, agent["asset_id"])
+        assert asset is not None
+        plan = decisions.plan_for(session, asset, datetime.now(UTC))
+    assert plan.pre_script is not None and plan.pre_script.model_dump() == {
+        "type": "bash",
+        "script": "systemctl stop erp\n",
+        "timeout": 120,
+    }
+    assert plan.post_script is not None and plan.post_script.timeout == 600
+    # The scan's answer carries the plan to the agent, as JSON the agent validates.
+    body = {
+        "asset_id": agent["asset_id"],
+        "scan_id": str(uuid.uuid4()),
+        "scanned_at": datetime.now(UTC).isoformat(),
+        "source": "apt",
+        "items": [_item("openssl", "3.0.15")],
+    }
+    answer = client.post(SCAN, json=body, headers=bearer(agent["agent_token"])).get_json()["data"]
+    assert answer["plan"]["pre_script"]["script"] == "systemctl stop erp\n"
+
+    report = {
+        "asset_id": agent["asset_id"],
+        "report_id": str(uuid.uuid4()),
+        "at": datetime.now(UTC).isoformat(),
+        "plan_revision": plan.revision,
+        "results": [{"update_id": "openssl=3.0.15", "state": "installed", "installed_version": "3.0.15"}],
+        "scripts": [
+            {"phase": "pre", "status": "succeeded", "exit_code": 0, "stdout": "stopped\n"},
+            {"phase": "post", "status": "failed", "exit_code": 5, "stderr": "erp.service not found\n"},
+        ],
+    }
+    sent = client.post("/api/agents/patches/report", json=report, headers=bearer(agent["agent_token"]))
+    assert sent.status_code == 200, sent.get_json()
+    page = tech.get(f"/portal/assets/{agent['asset_id']}/patches").get_data(as_text=True)
+    assert 'Antes: <span class="badge script-succeeded">Correcto</span>' in page
+    assert "(código 5)" in page and "erp.service not found" in page
+    outcomes = sorted((d["phase"], d["status"]) for _, d in _audited(db, "patches.script"))
+    assert outcomes == [("post", "failed"), ("pre", "succeeded")]
+    # A report with a bad script run is refused by field, and stores nothing.
+    report["report_id"] = str(uuid.uuid4())
+    report["scripts"] = [{"phase": "during", "status": "succeeded"}]
+    refused = client.post("/api/agents/patches/report", json=report, headers=bearer(agent["agent_token"]))
+    assert refused.status_code == 422 and "scripts" in str(refused.get_json())

@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, Column, Float, Integer, String, Text
 
 from lanet.protocol.common import INT32_MAX
 from lanet.protocol.limits import INT64_MAX, INT64_MIN, check_free_json
-from lanet.protocol.patches import PatchItem, PatchReboot
+from lanet.protocol.patches import PatchItem, PatchReboot, PatchScriptRun
 from lanet.server.api.operations import ApiBlueprint
 from lanet.server.blueprints import admin, agents, meta, releases, tickets
 from lanet.server.models import (
@@ -160,6 +160,8 @@ STORAGE: dict[str, Any] = {
     "PatchResult.installed_version": col(AssetPatch, "current_version"),
     # A reboot step: kept whole in the report's JSON, audited from there.
     **{f"PatchReboot.{n}": JSON for n in PatchReboot.model_fields},
+    "PatchReport.scripts": col(PatchReportRecord, "scripts"),
+    **{f"PatchScriptRun.{n}": JSON for n in PatchScriptRun.model_fields},
     "HeartbeatRequest.alerts": DROPPED,
     "HeartbeatRequest.logs": DROPPED,
     "HeartbeatRequest.command_acks": DROPPED,

@@ -12,6 +12,11 @@ from typing import Any
 #: Output kept per stream of a remote script; the agent truncates beyond it and says so.
 MAX_OUTPUT_CHARS = 64 * 1024
 
+#: A patch policy's pre- or post-install script, and the output of each run kept in the report.
+MAX_PATCH_SCRIPT_CHARS = 64 * 1024
+MAX_PATCH_SCRIPT_OUTPUT = 4000
+MAX_PATCH_SCRIPT_TIMEOUT = 3600
+
 #: The largest screenshot a ticket may carry (PNG bytes, before base64).
 MAX_SCREENSHOT_BYTES = 5 * 1024 * 1024
 

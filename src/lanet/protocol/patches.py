@@ -11,16 +11,26 @@ from typing import Annotated
 
 from pydantic import Field
 
+from lanet.protocol.commands import EXIT_CODE_MAX, EXIT_CODE_MIN
 from lanet.protocol.common import Timestamp, UUIDStr, WireModel
-from lanet.protocol.limits import MAX_SCAN_ITEMS, UPDATE_ID_PATTERN
+from lanet.protocol.limits import (
+    MAX_PATCH_SCRIPT_CHARS,
+    MAX_PATCH_SCRIPT_OUTPUT,
+    MAX_PATCH_SCRIPT_TIMEOUT,
+    MAX_SCAN_ITEMS,
+    UPDATE_ID_PATTERN,
+)
 from lanet.protocol.values import (
+    FinalCommandStatus,
     PatchClassification,
+    PatchScriptPhase,
     PatchSeverity,
     PatchSource,
     PatchState,
     RebootAction,
     RebootPolicy,
     RebootTrigger,
+    ScriptType,
 )
 
 UpdateId = Annotated[str, Field(pattern=UPDATE_ID_PATTERN, max_length=160)]
@@ -61,6 +71,16 @@ class PatchScan(WireModel):
     duration_ms: int | None = Field(default=None, ge=0, le=86_400_000)
 
 
+class PatchScript(WireModel):
+    """A policy's script around an install run (say, stop the ERP's service first and start it
+    after). The agent runs it like a remote script, under its own ``scripts`` settings: a type it
+    does not allow, or scripts turned off, refuses it."""
+
+    type: ScriptType
+    script: str = Field(min_length=1, max_length=MAX_PATCH_SCRIPT_CHARS)
+    timeout: int = Field(default=600, ge=1, le=MAX_PATCH_SCRIPT_TIMEOUT)
+
+
 class PatchPlan(WireModel):
     """What the agent installs, and when: the approved updates of its latest scan, inside its
     maintenance window on its own clock (or at once with ``now``), and what to do about a reboot."""
@@ -74,6 +94,10 @@ class PatchPlan(WireModel):
     reboot: RebootPolicy = "in_window"
     reboot_deadline_hours: int = Field(default=24, ge=1, le=720)
     max_deferrals: int = Field(default=3, ge=0, le=20)
+    pre_script: PatchScript | None = Field(
+        default=None, description="Runs before the first install; if it fails, nothing is installed"
+    )
+    post_script: PatchScript | None = Field(default=None, description="Runs after the last install")
 
 
 class PatchScanAck(WireModel):
@@ -104,6 +128,17 @@ class PatchReboot(WireModel):
     deadline: Timestamp | None = None
 
 
+class PatchScriptRun(WireModel):
+    """How a policy's script ran in one install run (the end of each stream)."""
+
+    phase: PatchScriptPhase
+    status: FinalCommandStatus
+    exit_code: int | None = Field(default=None, ge=EXIT_CODE_MIN, le=EXIT_CODE_MAX)
+    stdout: str = Field(default="", max_length=MAX_PATCH_SCRIPT_OUTPUT)
+    stderr: str = Field(default="", max_length=MAX_PATCH_SCRIPT_OUTPUT)
+    reason: str | None = Field(default=None, max_length=MAX_PATCH_ERROR)
+
+
 class PatchReport(WireModel):
     """Body of ``POST /agents/patches/report``: the outcome of one install run."""
 
@@ -117,6 +152,7 @@ class PatchReport(WireModel):
     )
     reboot_pending: bool = False
     reboot: PatchReboot | None = Field(default=None, description="Set on a report about the reboot")
+    scripts: list[PatchScriptRun] = Field(default_factory=list, max_length=2)
 
 
 class PatchReportAck(WireModel):

@@ -97,6 +97,10 @@ machine came back (its updates are then verified), or the machine's own setting
 (``patches.allow_restart``) forbids the agent to restart it."""
 REBOOT_ACTIONS: tuple[str, ...] = get_args(RebootAction)
 
+#: When a patch policy's script runs: before the run's first install, or after its last.
+PatchScriptPhase = Literal["pre", "post"]
+PATCH_SCRIPT_PHASES: tuple[str, ...] = get_args(PatchScriptPhase)
+
 RebootTrigger = Literal["window", "user", "deadline", "os"]
 """Who or what brought the reboot about: the maintenance window (policy ``in_window``), the
 logged-in user, the deadline of ``ask_user``, or the OS itself (someone restarted the machine)."""

@@ -9,11 +9,14 @@ keeps the others from installing; then ``dpkg-query`` for the version on disk. A
 that says it installed what is not there is reported as ``not_upgraded``, not as a success. An
 update installed that needs a reboot is ``reboot_pending``, and is recorded as waiting for one
 (:mod:`lanet.agent.patches.reboot` decides when, by the plan's reboot policy).
+
+The policy's pre-install script runs first, and if it does not succeed nothing is installed; its
+post-install script runs last (:mod:`lanet.agent.patches.scripts`). Both are in the report.
 """
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,6 +26,7 @@ import psutil
 from lanet.agent.patches import KBS, apt, dnf, linux_source, queue_report
 from lanet.agent.patches.apt import Installed
 from lanet.agent.patches.reboot import record_pending
+from lanet.agent.patches.scripts import failure_reason
 from lanet.agent.store import Store
 from lanet.protocol import contract
 from lanet.protocol.maintenance_window import MaintenanceWindow
@@ -177,8 +181,31 @@ def _wua_results(targets: Sequence[str]) -> tuple[list[dict[str, Any]], str, boo
     return results, "", any(r.state == "reboot_pending" for r in done)
 
 
+def _install_os(targets: list[str], options: Sequence[str]) -> tuple[list[dict[str, Any]], str, bool]:
+    if sys.platform == "win32":
+        return _wua_results(targets)
+    manager = package_manager(options)
+    if manager is None:
+        return (
+            [_result(t, "failed", "no supported package manager on this system") for t in targets],
+            "",
+            False,
+        )
+    return _package_results(manager, targets)
+
+
+#: Runs one of the plan's scripts (phase, its spec or None) and says how (None when there is none).
+ScriptRunner = Callable[[str, dict[str, Any] | None], dict[str, Any] | None]
+
+
 def run_install(
-    store: Store, asset_id: str, plan: dict[str, Any], *, local_now: datetime, options: Sequence[str] = ()
+    store: Store,
+    asset_id: str,
+    plan: dict[str, Any],
+    *,
+    local_now: datetime,
+    options: Sequence[str] = (),
+    scripts: ScriptRunner = lambda _phase, _spec: None,
 ) -> dict[str, Any] | None:
     """Install the plan's updates now, if the window allows; returns the queued report (None when
     the plan has nothing to install)."""
@@ -190,17 +217,17 @@ def run_install(
     targets = list(plan.get("install") or [])
     if not targets:
         return None
-    if sys.platform == "win32":
-        results, dry, pending = _wua_results(targets)
+    runs = [run for run in (scripts("pre", plan.get("pre_script")),) if run is not None]
+    if runs and runs[0]["status"] != "succeeded":
+        results = [_result(t, "failed", failure_reason(runs[0])) for t in targets]
+        dry, pending = "", False
     else:
-        manager = package_manager(options)
-        if manager is None:
-            results = [_result(t, "failed", "no supported package manager on this system") for t in targets]
-            dry, pending = "", False
-        else:
-            results, dry, pending = _package_results(manager, targets)
+        results, dry, pending = _install_os(targets, options)
+        post = scripts("post", plan.get("post_script"))
+        runs += [post] if post is not None else []
+    extra: dict[str, Any] = {"scripts": runs} if runs else {}
     checked = queue_report(
-        store, asset_id, plan["revision"], results, dry_run=dry[-20_000:], reboot_pending=pending
+        store, asset_id, plan["revision"], results, dry_run=dry[-20_000:], reboot_pending=pending, **extra
     )
     record_pending(store, plan, results, now=time.time(), boot=psutil.boot_time(), kbs=store.get(KBS))
     return checked

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from lanet.agent.patches import PLAN, queue_scan, scan_os
-from lanet.agent.patches.install import OutsideWindow, run_install
+from lanet.agent.patches.install import OutsideWindow, ScriptRunner, run_install
+from lanet.agent.patches.scripts import run_phase
 from lanet.agent.patches.verify import verify_after_reboot
 from lanet.agent.paths import AgentPaths
 from lanet.agent.store import Store
@@ -30,13 +31,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("action", nargs="?", choices=("scan", "install", "verify"), default="scan")
     parser.add_argument("--home")
     args = parser.parse_args(argv)
-    config, store = open_worker("patches", AgentPaths.resolve(args.home))
+    paths = AgentPaths.resolve(args.home)
+    config, store = open_worker("patches", paths)
     try:
         if not config.agent.asset_id:
             log.info("not registered: nothing to do")
             return 0
         if args.action == "install":
-            return _install(store, str(config.agent.asset_id))
+            return _install(
+                store,
+                str(config.agent.asset_id),
+                lambda phase, spec: run_phase(phase, spec, config.scripts, paths.scripts_dir),
+            )
         if args.action == "verify":
             report = verify_after_reboot(store, str(config.agent.asset_id))
             states = [r["state"] for r in report["results"]] if report else []
@@ -51,13 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         store.close()
 
 
-def _install(store: Store, asset_id: str) -> int:
+def _install(store: Store, asset_id: str, scripts: ScriptRunner) -> int:
     plan = store.get(PLAN)
     if not plan:
         log.info("no plan from the server: nothing to install")
         return 0
     try:
-        report = run_install(store, asset_id, plan, local_now=datetime.now())
+        report = run_install(store, asset_id, plan, local_now=datetime.now(), scripts=scripts)
     except OutsideWindow as exc:
         log.warning("%s", exc)
         return 3

@@ -13,11 +13,13 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from lanet.protocol.values import PATCH_CLASSIFICATIONS, PATCH_SEVERITIES, REBOOT_POLICIES
+from lanet.protocol.limits import MAX_PATCH_SCRIPT_CHARS, MAX_PATCH_SCRIPT_TIMEOUT
+from lanet.protocol.values import PATCH_CLASSIFICATIONS, PATCH_SEVERITIES, REBOOT_POLICIES, SCRIPT_TYPES
 from lanet.server.portal.i18n import gettext as _
 
 #: Rule rows the form offers (a policy holds at most 16; three cover what MSPs write).
 RULE_ROWS = 3
+SCRIPT_PHASES = ("pre_script", "post_script")
 DAYS = tuple(range(7))
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _RING = re.compile(r"^\s*(\d{1,3})\s*:\s*(\d{1,2})\s*$")
@@ -61,7 +63,27 @@ def parse(form: MultiDict[str, str]) -> Parsed:
     out.changes["customer_may_approve"] = {"yes": True, "no": False}.get(may)
     out.changes["auto_rules"] = _rules(form, out) if form.get("rules_mode") == "here" else None
     out.changes["rings"] = _rings(form.get("rings", ""), out)
+    for phase in SCRIPT_PHASES:
+        out.changes[phase] = _script(form, phase, out)
     return out
+
+
+def _script(form: MultiDict[str, str], phase: str, out: Parsed) -> dict[str, Any] | None:
+    text = form.get(phase, "").replace("\r\n", "\n")
+    if not text.strip():
+        return None
+    kind = form.get(f"{phase}_type", "")
+    if kind not in SCRIPT_TYPES:
+        out.errors[f"{phase}_type"] = _("Elija el tipo de script de la lista.")
+    if len(text) > MAX_PATCH_SCRIPT_CHARS:
+        out.errors[phase] = _("El script tiene más de {n} caracteres.", n=MAX_PATCH_SCRIPT_CHARS)
+    raw = form.get(f"{phase}_timeout", "").strip() or "600"
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PATCH_SCRIPT_TIMEOUT:
+        out.errors[f"{phase}_timeout"] = _(
+            "Un número entero de {low} a {high}.", low=1, high=MAX_PATCH_SCRIPT_TIMEOUT
+        )
+        raw = "600"
+    return {"type": kind, "script": text, "timeout": int(raw)}
 
 
 def _rules(form: MultiDict[str, str], out: Parsed) -> list[dict[str, Any]]:
@@ -115,6 +137,15 @@ def values(settings: dict[str, Any]) -> dict[str, Any]:
         "rules": (rules or []) + [{}] * (RULE_ROWS - len(rules or [])),
         "rings": ", ".join(f"{r['percent']}:{r['delay_days']}" for r in settings.get("rings") or []),
         **{name: settings.get(name, "") for name in _NUMBERS},
+        **{
+            key: value
+            for phase in SCRIPT_PHASES
+            for key, value in (
+                (phase, (settings.get(phase) or {}).get("script", "")),
+                (f"{phase}_type", (settings.get(phase) or {}).get("type", "")),
+                (f"{phase}_timeout", (settings.get(phase) or {}).get("timeout", "")),
+            )
+        },
     }
 
 
@@ -136,4 +167,9 @@ def echo(form: MultiDict[str, str]) -> dict[str, Any]:
         ],
         "rings": form.get("rings", ""),
         **{name: form.get(name, "") for name in _NUMBERS},
+        **{
+            key: form.get(key, "")
+            for phase in SCRIPT_PHASES
+            for key in (phase, f"{phase}_type", f"{phase}_timeout")
+        },
     }

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Response, abort, g, render_template, request
 
 from lanet.protocol.limits import UPDATE_ID_PATTERN
-from lanet.protocol.values import PATCH_CLASSIFICATIONS, PATCH_SEVERITIES
+from lanet.protocol.values import PATCH_CLASSIFICATIONS, PATCH_SEVERITIES, SCRIPT_TYPES
 from lanet.server.models import Client
 from lanet.server.models.base import utcnow
 from lanet.server.portal import patch_policy_form
@@ -184,6 +184,7 @@ def patch_policy_page(kind: str, scope_id: str) -> Any:
                 inherited=decisions.inherited_policy(session, scope),
                 classifications=PATCH_CLASSIFICATIONS,
                 severities=PATCH_SEVERITIES,
+                script_types=SCRIPT_TYPES,
                 rule_rows=patch_policy_form.RULE_ROWS,
             ), (400 if errors else 200)
     state().scan_requests.invalidate()

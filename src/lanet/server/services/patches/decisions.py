@@ -309,5 +309,9 @@ def plan_for(session: Session, asset: Asset, now: datetime, *, install_now: bool
         "reboot_deadline_hours": policy.reboot_deadline_hours,
         "max_deferrals": policy.max_deferrals,
     }
+    # Only when set, so a plan's revision changes with its scripts and nothing else does.
+    for phase in ("pre_script", "post_script"):
+        if getattr(policy, phase) is not None:
+            body[phase] = getattr(policy, phase)
     revision = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     return PatchPlan(revision=revision, **body)

@@ -25,8 +25,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from lanet.protocol.limits import MAX_PATCH_SCRIPT_CHARS, MAX_PATCH_SCRIPT_TIMEOUT
 from lanet.protocol.maintenance_window import EVERY_DAY, MaintenanceWindow
-from lanet.protocol.values import PATCH_CLASSIFICATIONS, PATCH_SEVERITIES, REBOOT_POLICIES, RebootPolicy
+from lanet.protocol.values import (
+    PATCH_CLASSIFICATIONS,
+    PATCH_SEVERITIES,
+    REBOOT_POLICIES,
+    SCRIPT_TYPES,
+    RebootPolicy,
+)
 from lanet.server.services.releases.rollouts import RINGS, ring
 
 #: Severities from the most to the least serious. ``unspecified`` (apt gives none) meets only a
@@ -73,6 +80,9 @@ class Policy:
     customer_may_approve: bool = False
     #: How far ahead a customer administrator may postpone an update, in days.
     customer_defer_days: int = 7
+    #: Scripts around each install run (``PatchScript`` as JSON: type, script, timeout).
+    pre_script: dict[str, Any] | None = None
+    post_script: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +160,8 @@ SETTING_NAMES = (
     "max_deferrals",
     "customer_may_approve",
     "customer_defer_days",
+    "pre_script",
+    "post_script",
 )
 
 
@@ -191,6 +203,23 @@ def _rules(raw: Any) -> tuple[AutoRule, ...]:
             raise PolicyError(f"{where}.min_severity: one of {', '.join(PATCH_SEVERITIES)}")
         rules.append(AutoRule(tuple(classes), after, severity))
     return tuple(rules)
+
+
+def _script(raw: Any, name: str) -> dict[str, Any] | None:
+    """A pre- or post-install script: the agent runs it like a remote script of that type."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not {"type", "script"} <= set(raw) <= {"type", "script", "timeout"}:
+        raise PolicyError(f"{name}: an object with type, script and optionally timeout")
+    if raw["type"] not in SCRIPT_TYPES:
+        raise PolicyError(f"{name}.type: one of {', '.join(SCRIPT_TYPES)}")
+    script = raw["script"]
+    if not isinstance(script, str) or not script.strip() or len(script) > MAX_PATCH_SCRIPT_CHARS:
+        raise PolicyError(f"{name}.script: the script's text, up to {MAX_PATCH_SCRIPT_CHARS} characters")
+    if "\x00" in script:
+        raise PolicyError(f"{name}.script: text without NUL characters")
+    timeout = _int(raw.get("timeout", 600), f"{name}.timeout", 1, MAX_PATCH_SCRIPT_TIMEOUT)
+    return {"type": raw["type"], "script": script, "timeout": timeout}
 
 
 def _rings(raw: Any) -> tuple[Ring, ...]:
@@ -241,4 +270,6 @@ def resolve(layers: list[dict[str, Any]], default_start: str = DEFAULT_START) ->
         max_deferrals=_int(merged.get("max_deferrals", 3), "max_deferrals", 0, 20),
         customer_may_approve=may_approve,
         customer_defer_days=_int(merged.get("customer_defer_days", 7), "customer_defer_days", 1, 90),
+        pre_script=_script(merged.get("pre_script"), "pre_script"),
+        post_script=_script(merged.get("post_script"), "post_script"),
     )

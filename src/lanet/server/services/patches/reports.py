@@ -8,6 +8,8 @@ event; the whole run, with the package manager's dry run, stays in ``patch_repor
 A report about the reboot the updates wait for (the user was asked, put it off, the restart was
 started, the machine came back and its updates were verified) is audited as ``patches.reboot``,
 naming the PC user who answered: restarting a customer's PC is a remote action like any other.
+The policy's pre- and post-install scripts are audited the same way, each as ``patches.script``
+with its outcome: they are remote scripts run as the agent.
 """
 
 from datetime import datetime
@@ -35,6 +37,7 @@ def record_report(session: Session, asset: Asset, report: PatchReport, *, now: d
             dry_run=report.dry_run,
             reboot_pending=report.reboot_pending,
             reboot=report.reboot.model_dump(mode="json", exclude_none=True) if report.reboot else None,
+            scripts=[run.model_dump(mode="json", exclude_none=True) for run in report.scripts],
         )
     )
     counts: dict[str, int] = {}
@@ -78,6 +81,22 @@ def record_report(session: Session, asset: Asset, report: PatchReport, *, now: d
             outcome="ok",
             details={
                 **report.reboot.model_dump(mode="json", exclude_none=True),
+                "plan": report.plan_revision,
+            },
+        )
+    for run in report.scripts:
+        audit.record(
+            session,
+            actor=f"agent:{asset.id}",
+            action="patches.script",
+            target_type="asset",
+            target_id=asset.id,
+            client_id=asset.client_id,
+            outcome="ok" if run.status == "succeeded" else "failed",
+            details={
+                "phase": run.phase,
+                "status": run.status,
+                "exit_code": run.exit_code,
                 "plan": report.plan_revision,
             },
         )
