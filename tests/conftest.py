@@ -186,6 +186,21 @@ class LiveServer:
                 self.proc.wait(5)
 
 
+def private_ca(folder: Path) -> tuple[Path, Path, Path]:
+    """A private CA and a certificate it issued for loopback: (CA, certificate chain, key) files,
+    as an MSP that runs its own CA hands them to the server and to its agents."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_path, cert_path, key_path = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    cert_path.write_bytes(b"".join(pem.bytes() for pem in cert.cert_chain_pems))
+    cert.private_key_pem.write_to_path(str(key_path))
+    return ca_path, cert_path, key_path
+
+
 def start_server(
     data_dir: Path,
     database_url: str,

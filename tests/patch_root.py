@@ -58,24 +58,23 @@ class PatchRoot:
         self.path = path
         self.lab: AptLab = make_lab(path / "srv" / "lab")
 
+    def _argv(self, command: tuple[str, ...], env: dict[str, str] | None) -> list[str]:
+        """``command`` inside the root (its PATH, no host environment but ``env``)."""
+        base = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HOME": "/root", **(env or {})}
+        return [
+            "chroot",
+            str(self.path),
+            "/usr/bin/env",
+            "-i",
+            *(f"{k}={v}" for k, v in base.items()),
+            *command,
+        ]
+
     def run(
         self, *command: str, timeout: float = 600, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """A command inside the root (its PATH, no host environment but ``env``)."""
-        base = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HOME": "/root", **(env or {})}
         return subprocess.run(
-            [
-                "chroot",
-                str(self.path),
-                "/usr/bin/env",
-                "-i",
-                *(f"{k}={v}" for k, v in base.items()),
-                *command,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+            self._argv(command, env), capture_output=True, text=True, timeout=timeout, check=False
         )
 
     def version(self, package: str) -> str | None:
@@ -116,6 +115,30 @@ class PatchRoot:
         (home / "config").mkdir(parents=True, exist_ok=True)
         (home / "config" / "agent_config.json").write_text(json.dumps(config))
         return home
+
+    def agent_env(self) -> dict[str, str]:
+        return {"PYTHONPATH": AGENT_LIB, "PYTHONUNBUFFERED": "1"}
+
+    def agent_cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """``lanet-agent`` inside the root, on its home there."""
+        return self.run(
+            "python3",
+            "-m",
+            "lanet.agent.cli",
+            *args,
+            "--home",
+            AGENT_HOME,
+            timeout=timeout,
+            env=self.agent_env(),
+        )
+
+    def start_agent(self, log: Path) -> subprocess.Popen[bytes]:
+        """The agent's service inside the root (``lanet-agent run``), its output in ``log``."""
+        command = ("python3", "-m", "lanet.agent.cli", "run", "--home", AGENT_HOME)
+        with log.open("ab") as out:
+            return subprocess.Popen(
+                self._argv(command, self.agent_env()), stdout=out, stderr=subprocess.STDOUT
+            )
 
     def worker(self, action: str) -> subprocess.CompletedProcess[str]:
         return self.run(

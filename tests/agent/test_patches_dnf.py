@@ -122,13 +122,15 @@ HOST_STATE = [
 ]
 
 
-def _host_state() -> dict[Path, int]:
-    found = {}
+def _host_state() -> dict[Path, int | None]:
+    """Each path's modification time; None for one that does not exist (a fresh machine has no
+    ``~/.rpmdb``), so one appearing is a change too."""
+    found: dict[Path, int | None] = {}
     for folder in HOST_STATE:
         for path in [folder, *(folder.iterdir() if folder.is_dir() else [])]:
             # Of /var/log only dnf's logs (others come and go); one appearing changes the keys.
             if folder.name != "log" or path.name.startswith(("dnf.", "hawkey.")):
-                found[path] = path.stat().st_mtime_ns
+                found[path] = path.stat().st_mtime_ns if path.exists() else None
     return found
 
 

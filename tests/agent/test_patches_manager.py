@@ -138,7 +138,12 @@ def test_the_plan_is_installed_inside_the_window_once_per_window_and_at_once_whe
     store.put(manager.LAST_ATTEMPT, clock.now)  # scanned just now: only installs are due
     patches = _patches(tmp_path, store, clock, "import sys; sys.exit(0)", local=local)
     _answer(patches, PLAN)
-    assert store.get(manager.PLAN) == PLAN
+    assert store.get(manager.PLAN) == {
+        **PLAN,
+        "pre_script": None,
+        "post_script": None,
+        "windows_auto_update": "leave",
+    }
     patches.tick()
     assert patches._proc is None  # noon: outside the 02:00 window
     local[0] = datetime(2026, 12, 5, 2, 30)
@@ -176,3 +181,18 @@ def test_a_bad_plan_in_the_answer_is_ignored(tmp_path: Path, store: Store) -> No
     _answer(patches, {**PLAN, "window_start": "2 am"})
     _answer(patches, {**PLAN, "install": ["not a valid id!"]})
     assert store.get(manager.PLAN) is None
+
+
+def test_a_plan_that_changes_the_windows_update_settings_brings_a_scan_that_applies_and_reports_them(
+    tmp_path: Path, store: Store
+) -> None:
+    patches = _patches(tmp_path, store, Clock(), "pass")
+    _answer(patches, PLAN)
+    assert not store.get(SCAN_REQUESTED)
+    _answer(patches, {**PLAN, "revision": "r2", "windows_auto_update": "disable"})
+    assert store.get(SCAN_REQUESTED) is True
+    store.put(SCAN_REQUESTED, False)
+    _answer(patches, {**PLAN, "revision": "r3", "windows_auto_update": "disable", "install": []})
+    assert not store.get(SCAN_REQUESTED)  # the same setting: no extra scan
+    _answer(patches, {**PLAN, "revision": "r4"})  # back to leave: the scan restores them
+    assert store.get(SCAN_REQUESTED) is True

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
-import trustme
 
-from tests.conftest import LiveServer, start_server
+from tests.conftest import LiveServer, private_ca, start_server
 from tests.server.helpers import HEARTBEAT, REGISTER, bearer, heartbeat_body, register_body
 
 pytestmark = pytest.mark.e2e
@@ -215,12 +214,7 @@ def test_forwarded_headers_count_only_from_a_trusted_proxy(tmp_path: Path) -> No
 
 
 def test_https_is_tls_1_3_and_sends_hsts(tmp_path: Path) -> None:
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    ca_path, cert_path, key_path = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
-    ca.cert_pem.write_to_path(str(ca_path))
-    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_path))
-    cert.private_key_pem.write_to_path(str(key_path))
+    ca_path, cert_path, key_path = private_ca(tmp_path / "tls")
     server = start_server(
         tmp_path / "srv",
         f"sqlite:///{tmp_path / 'lanet.db'}",

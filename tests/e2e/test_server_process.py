@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import requests
-import trustme
 
-from tests.conftest import LiveServer, start_server
+from tests.conftest import LiveServer, private_ca, start_server
 from tests.server.helpers import HEARTBEAT, REGISTER, bearer, heartbeat_body, register_body
 
 pytestmark = pytest.mark.e2e
@@ -48,17 +47,7 @@ def test_readme_flow_cli_token_then_seed_register_and_heartbeat(live_server: Liv
 
 @pytest.fixture(scope="module")
 def tls_material(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    folder = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    ca_path, cert_path, key_path = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
-    ca.cert_pem.write_to_path(str(ca_path))
-    cert.cert_chain_pems[0].write_to_path(str(cert_path))
-    for pem in cert.cert_chain_pems[1:]:
-        with cert_path.open("ab") as handle:
-            handle.write(pem.bytes())
-    cert.private_key_pem.write_to_path(str(key_path))
-    return ca_path, cert_path, key_path
+    return private_ca(tmp_path_factory.mktemp("tls"))
 
 
 def test_https_refuses_anything_below_tls_1_3(tmp_path: Path, tls_material: tuple[Path, Path, Path]) -> None:

@@ -352,3 +352,75 @@ def test_the_policys_scripts_travel_in_the_plan_and_come_back_in_the_report_audi
     report["scripts"] = [{"phase": "during", "status": "succeeded"}]
     refused = client.post("/api/agents/patches/report", json=report, headers=bearer(agent["agent_token"]))
     assert refused.status_code == 422 and "scripts" in str(refused.get_json())
+
+
+def test_turning_windows_automatic_updates_off_is_explicit_audited_and_shown(
+    app: Flask, client: FlaskClient, fleet: dict[str, dict[str, Any]], db: Any
+) -> None:
+    tech = _as(app, "tec@lanet.mx")
+    agent = fleet["cafe1"]
+    cafe = _client_id(db, agent)
+    with db.session() as session:
+        asset = session.get(Asset, agent["asset_id"])
+        assert asset is not None
+        untouched = decisions.plan_for(session, asset, datetime.now(UTC))
+    assert untouched.windows_auto_update == "leave"  # by default the agent changes nothing
+    assert (
+        tech.post(f"/portal/patches/policy/client/{cafe}", {"windows_auto_update": "sometimes"}).status_code
+        == 400
+    )
+    assert (
+        tech.post(f"/portal/patches/policy/client/{cafe}", {"windows_auto_update": "disable"}).status_code
+        == 302
+    )
+    with db.session() as session:
+        asset = session.get(Asset, agent["asset_id"])
+        assert asset is not None
+        plan = decisions.plan_for(session, asset, datetime.now(UTC))
+    assert plan.windows_auto_update == "disable" and plan.revision != untouched.revision
+    assert [d["changes"]["windows_auto_update"] for _, d in _audited(db, "patches.policy_changed")] == [
+        "disable"
+    ]
+
+    def scan(state: dict[str, Any]) -> None:
+        body = {
+            "asset_id": agent["asset_id"],
+            "scan_id": str(uuid.uuid4()),
+            "scanned_at": datetime.now(UTC).isoformat(),
+            "source": "windows_update",
+            "items": [],
+            "auto_update": state,
+        }
+        done = client.post(SCAN, json=body, headers=bearer(agent["agent_token"]))
+        assert done.status_code == 200, done.get_json()
+
+    scan({"mode": "disable", "no_auto_update": 1, "au_options": 4, "changed": True})
+    scan({"mode": "disable", "no_auto_update": 1, "au_options": 4, "changed": False})  # as it was
+    (changed,) = _audited(db, "patches.auto_update")
+    assert changed == (
+        f"agent:{agent['asset_id']}",
+        {"mode": "disable", "no_auto_update": 1, "au_options": 4, "changed": True, "restored": False},
+    )
+    page = tech.get(f"/portal/assets/{agent['asset_id']}/patches").get_data(as_text=True)
+    assert "Actualizaciones automáticas de Windows: desactivadas · NoAutoUpdate=1 · AUOptions=4" in page
+    # A registry that refused is audited as a failure and shown.
+    scan({"mode": "disable", "error": "the Windows Update settings could not be changed: access denied"})
+    assert [a[1].get("error") is not None for a in _audited(db, "patches.auto_update")] == [False, True]
+    assert "No se pudo aplicar" in tech.get(f"/portal/assets/{agent['asset_id']}/patches").get_data(
+        as_text=True
+    )
+
+
+def test_co_approval_is_the_clients_setting_and_a_site_or_machine_cannot_take_it(
+    fleet: dict[str, dict[str, Any]], db: Any
+) -> None:
+    from lanet.server.services.config_push import resolve_scope
+    from lanet.server.services.patches.policy import PolicyError
+
+    with db.session() as session:
+        scope = resolve_scope(session, "asset", fleet["cafe1"]["asset_id"])
+        with pytest.raises(PolicyError, match="customer_may_approve: a client's setting"):
+            decisions.set_policy(
+                session, scope, {"customer_may_approve": True}, actor="test", now=datetime.now(UTC)
+            )
+        assert decisions.policy_settings(session, scope) == {}

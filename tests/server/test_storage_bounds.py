@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, Column, Float, Integer, String, Text
 
 from lanet.protocol.common import INT32_MAX
 from lanet.protocol.limits import INT64_MAX, INT64_MIN, check_free_json
-from lanet.protocol.patches import PatchItem, PatchReboot, PatchScriptRun
+from lanet.protocol.patches import AutoUpdateState, PatchItem, PatchReboot, PatchScriptRun
 from lanet.server.api.operations import ApiBlueprint
 from lanet.server.blueprints import admin, agents, meta, releases, tickets
 from lanet.server.models import (
@@ -143,6 +143,8 @@ STORAGE: dict[str, Any] = {
     "PatchScan.reboot_sources[]": JSON,
     "PatchScan.error": col(PatchScanRecord, "error"),
     "PatchScan.duration_ms": col(PatchScanRecord, "duration_ms"),
+    "PatchScan.auto_update": col(PatchScanRecord, "auto_update"),
+    **{f"AutoUpdateState.{n}": JSON for n in AutoUpdateState.model_fields},
     **{f"PatchItem.{n}": col(AssetPatch, n) for n in PatchItem.model_fields},  # one column each
     "PatchItem.kb[]": JSON,
     "PatchReport.asset_id": DROPPED,  # checked against the JWT

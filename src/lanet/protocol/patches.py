@@ -21,6 +21,7 @@ from lanet.protocol.limits import (
     UPDATE_ID_PATTERN,
 )
 from lanet.protocol.values import (
+    AutoUpdateMode,
     FinalCommandStatus,
     PatchClassification,
     PatchScriptPhase,
@@ -57,6 +58,18 @@ class PatchItem(WireModel):
     origin: str | None = Field(default=None, max_length=255, description="apt's origin, dnf's repository")
 
 
+class AutoUpdateState(WireModel):
+    """The PC's own Windows Update settings as the agent left them at this scan: the policy's mode
+    it applied, the managed values now (absent: not set), and whether it changed them this time."""
+
+    mode: AutoUpdateMode
+    no_auto_update: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    au_options: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    changed: bool = False
+    restored: bool = Field(default=False, description="Switched back to leave: the earlier values restored")
+    error: str | None = Field(default=None, max_length=MAX_PATCH_ERROR)
+
+
 class PatchScan(WireModel):
     """Body of ``POST /agents/patches/scan``: one scan of one asset."""
 
@@ -69,6 +82,7 @@ class PatchScan(WireModel):
     reboot_sources: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=8)
     error: str | None = Field(default=None, max_length=MAX_PATCH_ERROR, description="Why the scan failed")
     duration_ms: int | None = Field(default=None, ge=0, le=86_400_000)
+    auto_update: AutoUpdateState | None = Field(default=None, description="Windows only")
 
 
 class PatchScript(WireModel):
@@ -98,6 +112,9 @@ class PatchPlan(WireModel):
         default=None, description="Runs before the first install; if it fails, nothing is installed"
     )
     post_script: PatchScript | None = Field(default=None, description="Runs after the last install")
+    windows_auto_update: AutoUpdateMode = Field(
+        default="leave", description="The PC's own Windows Update settings: left alone unless the policy says"
+    )
 
 
 class PatchScanAck(WireModel):

@@ -97,6 +97,12 @@ machine came back (its updates are then verified), or the machine's own setting
 (``patches.allow_restart``) forbids the agent to restart it."""
 REBOOT_ACTIONS: tuple[str, ...] = get_args(RebootAction)
 
+#: What the agent does to the PC's own Windows Update settings: nothing (the default), make them
+#: notify before downloading, or turn automatic updates off; switching back to ``leave`` restores
+#: what was there before the agent first changed them.
+AutoUpdateMode = Literal["leave", "notify", "disable"]
+AUTO_UPDATE_MODES: tuple[str, ...] = get_args(AutoUpdateMode)
+
 #: When a patch policy's script runs: before the run's first install, or after its last.
 PatchScriptPhase = Literal["pre", "post"]
 PATCH_SCRIPT_PHASES: tuple[str, ...] = get_args(PatchScriptPhase)

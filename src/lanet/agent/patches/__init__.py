@@ -101,9 +101,11 @@ def queue_report(
     return checked
 
 
-def queue_scan(store: Store, asset_id: str, found: OsScan, seconds: float) -> dict[str, Any]:
+def queue_scan(
+    store: Store, asset_id: str, found: OsScan, seconds: float, auto_update: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Validate one scan and put it in the outbox; a scan too large for the contract is cut, and
-    says so, rather than lost."""
+    says so, rather than lost. ``auto_update``: the Windows Update settings as the agent left them."""
     items = found.items
     error = found.error
     if len(items) > MAX_SCAN_ITEMS:
@@ -121,6 +123,7 @@ def queue_scan(store: Store, asset_id: str, found: OsScan, seconds: float) -> di
             "reboot_sources": found.reboot_sources,
             "error": error[:1000] if error else None,
             "duration_ms": max(0, int(seconds * 1000)),
+            "auto_update": auto_update,
         }
     )
     checked: dict[str, Any] = contract.validate("PatchScan", body)

@@ -102,9 +102,13 @@ class Patches:
             log.warning("the answer to a scan has an unexpected shape, ignored: %s", exc.listed(5))
             return
         plan = answer.get("plan")
-        if plan is not None and plan != self.store.get(PLAN):
+        before = self.store.get(PLAN)
+        if plan is not None and plan != before:
             log.info("patch plan %s: %d update(s) to install", plan["revision"], len(plan["install"]))
             self.store.put(PLAN, plan)
+            # The scan applies the Windows Update settings and reports them: one now, not in 6 hours.
+            if plan.get("windows_auto_update", "leave") != (before or {}).get("windows_auto_update", "leave"):
+                self.store.put(SCAN_REQUESTED, True)
             self.wake()
 
     def _install_due(self) -> dict[str, str] | None:

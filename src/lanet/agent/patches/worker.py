@@ -19,6 +19,7 @@ from lanet.agent.patches import PLAN, queue_scan, scan_os
 from lanet.agent.patches.install import OutsideWindow, ScriptRunner, run_install
 from lanet.agent.patches.scripts import run_phase
 from lanet.agent.patches.verify import verify_after_reboot
+from lanet.agent.patches.wu_settings import apply_planned
 from lanet.agent.paths import AgentPaths
 from lanet.agent.store import Store
 from lanet.agent.workers import open_worker
@@ -49,8 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.info("verified after the reboot: %s", ", ".join(states) or "nothing waited")
             return 0 if all(s == "verified" for s in states) else 1
         started = time.time()
+        auto_update = apply_planned(store, store.get(PLAN))
         found = scan_os()
-        queued = queue_scan(store, str(config.agent.asset_id), found, time.time() - started)
+        queued = queue_scan(store, str(config.agent.asset_id), found, time.time() - started, auto_update)
         log.info("scan done: %d update(s)%s", len(queued["items"]), f"; {found.error}" if found.error else "")
         return 1 if found.error and not queued["items"] else 0
     finally:

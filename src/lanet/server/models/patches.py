@@ -28,6 +28,8 @@ class PatchScanRecord(Base):
     reboot_sources: Mapped[list[str]] = mapped_column(JSONType, default=list)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
+    #: The PC's own Windows Update settings as the agent left them (``AutoUpdateState``), Windows only.
+    auto_update: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class AssetPatch(Base):

@@ -14,7 +14,13 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from lanet.protocol.limits import MAX_PATCH_SCRIPT_CHARS, MAX_PATCH_SCRIPT_TIMEOUT
-from lanet.protocol.values import PATCH_CLASSIFICATIONS, PATCH_SEVERITIES, REBOOT_POLICIES, SCRIPT_TYPES
+from lanet.protocol.values import (
+    AUTO_UPDATE_MODES,
+    PATCH_CLASSIFICATIONS,
+    PATCH_SEVERITIES,
+    REBOOT_POLICIES,
+    SCRIPT_TYPES,
+)
 from lanet.server.portal.i18n import gettext as _
 
 #: Rule rows the form offers (a policy holds at most 16; three cover what MSPs write).
@@ -59,6 +65,10 @@ def parse(form: MultiDict[str, str]) -> Parsed:
     if reboot and reboot not in REBOOT_POLICIES:
         out.errors["reboot"] = _("Elija una política de reinicio de la lista.")
     out.changes["reboot"] = reboot or None
+    auto_update = form.get("windows_auto_update", "")
+    if auto_update and auto_update not in AUTO_UPDATE_MODES:
+        out.errors["windows_auto_update"] = _("Elija una opción de la lista.")
+    out.changes["windows_auto_update"] = auto_update or None
     may = form.get("customer_may_approve", "")
     out.changes["customer_may_approve"] = {"yes": True, "no": False}.get(may)
     out.changes["auto_rules"] = _rules(form, out) if form.get("rules_mode") == "here" else None
@@ -132,6 +142,7 @@ def values(settings: dict[str, Any]) -> dict[str, Any]:
         "window_start": settings.get("window_start", ""),
         "window_days": settings.get("window_days", []),
         "reboot": settings.get("reboot", ""),
+        "windows_auto_update": settings.get("windows_auto_update", ""),
         "customer_may_approve": "" if may is None else ("yes" if may else "no"),
         "rules_mode": "inherit" if rules is None else "here",
         "rules": (rules or []) + [{}] * (RULE_ROWS - len(rules or [])),
@@ -155,6 +166,7 @@ def echo(form: MultiDict[str, str]) -> dict[str, Any]:
         "window_start": form.get("window_start", ""),
         "window_days": [int(d) for d in form.getlist("window_days") if d.isdigit()],
         "reboot": form.get("reboot", ""),
+        "windows_auto_update": form.get("windows_auto_update", ""),
         "customer_may_approve": form.get("customer_may_approve", ""),
         "rules_mode": form.get("rules_mode", "inherit"),
         "rules": [

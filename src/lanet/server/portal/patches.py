@@ -61,12 +61,13 @@ def asset_patches_page(asset_id: str) -> str:
             events=scans.events_of(session, asset.id, limit=30),
             policy=(policy := decisions.effective_policy(session, asset)),
             window=policy.window,
-            co_approver=_co_approver(session, asset.client_id),
+            co_approver=_co_approver(session),
             defer_days=decisions.client_policy(session, asset.client_id).customer_defer_days,
         )
 
 
-def _co_approver(session: Any, client_id: str) -> bool:
+def _co_approver(session: Any) -> bool:
+    """Whether the customer looking co-approves their client's updates (never staff: they decide)."""
     viewer = g.viewer
     return not viewer.is_staff and coapproval.may_co_approve(session, viewer.client_id, viewer.role)
 
@@ -89,7 +90,7 @@ def _decide(session: Any, client: Client) -> str:
     viewer = g.viewer
     update_id = request.form.get("update_id", "")
     verdict = request.form.get("decision", "")
-    if not viewer.is_staff and not coapproval.may_co_approve(session, viewer.client_id, viewer.role):
+    if not viewer.is_staff and not _co_approver(session):
         abort(404)
     allowed = ("approve", "deny") if viewer.is_staff else ("approve", "postpone")
     if verdict not in allowed or not re.match(UPDATE_ID_PATTERN, update_id):
@@ -129,7 +130,7 @@ def patches_queue_page() -> str:
             rows=rows,
             clients=clients,
             chosen=chosen,
-            co_approver=_co_approver(session, viewer.client_id),
+            co_approver=_co_approver(session),
             defer_days=decisions.client_policy(session, viewer.client_id).customer_defer_days
             if viewer.client_id
             else 0,

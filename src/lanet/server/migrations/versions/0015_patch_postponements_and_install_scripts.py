@@ -1,4 +1,5 @@
-"""Patch postponements by customer administrators, and the scripts around an install run
+"""Patch postponements by customer administrators, the scripts around an install run, and the
+Windows Update settings each scan found
 
 Revision ID: 0015
 Revises: 0014
@@ -48,9 +49,19 @@ def upgrade() -> None:
                 nullable=False,
             )
         )
+    with op.batch_alter_table("patch_scans", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "auto_update",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                nullable=True,
+            )
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("patch_scans", schema=None) as batch_op:
+        batch_op.drop_column("auto_update")
     with op.batch_alter_table("patch_reports", schema=None) as batch_op:
         batch_op.drop_column("scripts")
     op.drop_table("patch_postponements")

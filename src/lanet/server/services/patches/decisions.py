@@ -32,6 +32,7 @@ from lanet.server.services.patches.policy import (
     DEFAULT_START,
     Decision,
     Policy,
+    PolicyError,
     check_settings,
     evaluate,
     resolve,
@@ -39,6 +40,8 @@ from lanet.server.services.patches.policy import (
 from lanet.server.services.patches.requests import request_scan
 
 _PRECEDENCE = ("client", "site", "asset")
+#: Settings of the client as a whole: co-approval is decided per client, not per site or machine.
+CLIENT_ONLY = ("customer_may_approve", "customer_defer_days")
 
 
 def _layers(session: Session, asset: Asset) -> list[dict[str, Any]]:
@@ -113,6 +116,10 @@ def set_policy(
     ).first()
     settings = {**(row.settings if row else {}), **changes}
     settings = {k: v for k, v in settings.items() if v is not None}
+    if scope.kind != "client":
+        for name in CLIENT_ONLY:
+            if name in settings:
+                raise PolicyError(f"{name}: a client's setting (its sites and machines follow the client)")
     check_settings(settings)
     if row is None:
         row = PatchPolicy(scope=scope.kind, scope_id=scope.id, client_id=scope.client_id, updated_by=actor)
@@ -309,9 +316,11 @@ def plan_for(session: Session, asset: Asset, now: datetime, *, install_now: bool
         "reboot_deadline_hours": policy.reboot_deadline_hours,
         "max_deferrals": policy.max_deferrals,
     }
-    # Only when set, so a plan's revision changes with its scripts and nothing else does.
+    # Only when set, so a plan's revision changes with these settings and nothing else does.
     for phase in ("pre_script", "post_script"):
         if getattr(policy, phase) is not None:
             body[phase] = getattr(policy, phase)
+    if policy.windows_auto_update != "leave":
+        body["windows_auto_update"] = policy.windows_auto_update
     revision = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     return PatchPlan(revision=revision, **body)

@@ -28,10 +28,12 @@ from typing import Any, Literal
 from lanet.protocol.limits import MAX_PATCH_SCRIPT_CHARS, MAX_PATCH_SCRIPT_TIMEOUT
 from lanet.protocol.maintenance_window import EVERY_DAY, MaintenanceWindow
 from lanet.protocol.values import (
+    AUTO_UPDATE_MODES,
     PATCH_CLASSIFICATIONS,
     PATCH_SEVERITIES,
     REBOOT_POLICIES,
     SCRIPT_TYPES,
+    AutoUpdateMode,
     RebootPolicy,
 )
 from lanet.server.services.releases.rollouts import RINGS, ring
@@ -83,6 +85,8 @@ class Policy:
     #: Scripts around each install run (``PatchScript`` as JSON: type, script, timeout).
     pre_script: dict[str, Any] | None = None
     post_script: dict[str, Any] | None = None
+    #: The PC's own Windows Update settings: left alone unless the MSP says otherwise.
+    windows_auto_update: AutoUpdateMode = "leave"
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,7 @@ SETTING_NAMES = (
     "customer_defer_days",
     "pre_script",
     "post_script",
+    "windows_auto_update",
 )
 
 
@@ -258,6 +263,9 @@ def resolve(layers: list[dict[str, Any]], default_start: str = DEFAULT_START) ->
     reboot = merged.get("reboot", "in_window")
     if reboot not in REBOOT_POLICIES:
         raise PolicyError(f"reboot: one of {', '.join(REBOOT_POLICIES)}")
+    auto_update = merged.get("windows_auto_update", "leave")
+    if auto_update not in AUTO_UPDATE_MODES:
+        raise PolicyError(f"windows_auto_update: one of {', '.join(AUTO_UPDATE_MODES)}")
     may_approve = merged.get("customer_may_approve", False)
     if not isinstance(may_approve, bool):
         raise PolicyError("customer_may_approve: true or false")
@@ -272,4 +280,5 @@ def resolve(layers: list[dict[str, Any]], default_start: str = DEFAULT_START) ->
         customer_defer_days=_int(merged.get("customer_defer_days", 7), "customer_defer_days", 1, 90),
         pre_script=_script(merged.get("pre_script"), "pre_script"),
         post_script=_script(merged.get("post_script"), "post_script"),
+        windows_auto_update=auto_update,
     )

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from lanet.protocol.patches import PatchItem, PatchScan
 from lanet.server.models import Asset, AssetPatch, PatchEvent, PatchScanRecord, PatchScanRequest
+from lanet.server.services import audit
 
 #: Counted as "security" in a scan's summary and the compliance view.
 SECURITY_CLASSES = ("critical", "security")
@@ -109,8 +110,12 @@ def record_scan(session: Session, asset: Asset, scan: PatchScan, *, now: datetim
                 reboot_sources=list(scan.reboot_sources),
                 error=scan.error,
                 duration_ms=scan.duration_ms,
+                auto_update=scan.auto_update.model_dump(mode="json", exclude_none=True)
+                if scan.auto_update
+                else None,
             )
         )
+        _audit_auto_update(session, asset, scan)
         if not failed and (newest is None or scan.scanned_at >= newest):
             _apply(session, asset.id, scan.items, now)
         session.flush()
@@ -121,6 +126,24 @@ def record_scan(session: Session, asset: Asset, scan: PatchScan, *, now: datetim
             .where(AssetPatch.asset_id == asset.id, AssetPatch.applicable.is_(True))
         )
         or 0
+    )
+
+
+def _audit_auto_update(session: Session, asset: Asset, scan: PatchScan) -> None:
+    """The agent changed the PC's own Windows Update settings (or could not): audited, as every
+    remote change to a customer's PC is."""
+    state = scan.auto_update
+    if state is None or not (state.changed or state.error):
+        return
+    audit.record(
+        session,
+        actor=f"agent:{asset.id}",
+        action="patches.auto_update",
+        target_type="asset",
+        target_id=asset.id,
+        client_id=asset.client_id,
+        outcome="failed" if state.error else "ok",
+        details=state.model_dump(mode="json", exclude_none=True),
     )
 
 
