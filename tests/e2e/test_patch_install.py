@@ -103,7 +103,11 @@ def test_updates_install_only_inside_the_window_each_verified_and_reported(root:
     assert done.returncode == 1, done.stderr  # one of the two failed
     assert root.version("lanet-dummy") == "1.1" and root.version("lanet-denied") == "1.0"
     assert (root.path / "pre").read_text() == "1.0" and (root.path / "post").read_text() == "1.1"
-    (report,) = [item.payload for item in store.pending_items("patch_report")]
+    started, report = [item.payload for item in store.pending_items("patch_report")]
+    assert {(r["update_id"], r["state"]) for r in started["results"]} == {
+        ("lanet-dummy=1.1", "downloading"),
+        ("lanet-dummy=9.9", "downloading"),
+    }
     by_id = {r["update_id"]: r for r in report["results"]}
     assert by_id["lanet-dummy=1.1"]["state"] == "installed"
     assert by_id["lanet-dummy=1.1"]["installed_version"] == "1.1"

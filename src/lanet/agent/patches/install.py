@@ -222,6 +222,9 @@ def run_install(
         results = [_result(t, "failed", failure_reason(runs[0])) for t in targets]
         dry, pending = "", False
     else:
+        # The portal shows "downloading" while the run goes (the service sends it meanwhile).
+        started = [_result(t, "downloading", "the install run started") for t in targets]
+        queue_report(store, asset_id, plan["revision"], started)
         results, dry, pending = _install_os(targets, options)
         post = scripts("post", plan.get("post_script"))
         runs += [post] if post is not None else []
