@@ -67,3 +67,48 @@ def test_open_alerts_survive_a_restart() -> None:
     first.evaluate({"cpu_usage": 95}, None, SETTINGS)
     second = Monitor(first.open)
     assert second.evaluate({"cpu_usage": 96}, None, SETTINGS) == []
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_threshold_must_hold_for_its_delay_and_a_dip_starts_the_wait_again() -> None:
+    clock = Clock()
+    monitor = Monitor(clock=clock)
+    delays = make_config().alert_delays  # CPU and memory 10 minutes, disks at once
+    assert (delays.cpu_minutes, delays.memory_minutes, delays.disk_minutes) == (10, 10, 0)
+    assert monitor.evaluate({"cpu_usage": 97}, None, SETTINGS, delays) == []  # one busy sample
+    clock.now += 300
+    assert monitor.evaluate({"cpu_usage": 92}, None, SETTINGS, delays) == []
+    clock.now += 240
+    assert monitor.evaluate({"cpu_usage": 50}, None, SETTINGS, delays) == []  # a dip: start again
+    clock.now += 60
+    assert monitor.evaluate({"cpu_usage": 92}, None, SETTINGS, delays) == []
+    clock.now += 599
+    assert monitor.evaluate({"cpu_usage": 92}, None, SETTINGS, delays) == []
+    clock.now += 1
+    opened = monitor.evaluate({"cpu_usage": 93}, None, SETTINGS, delays)
+    assert _types(opened) == [("cpu_usage", "open", "warning")]
+    assert opened[0]["message"] == "CPU at 93% for 10 min"
+    # Once open, a change of severity and the recovery are announced at once.
+    assert _types(monitor.evaluate({"cpu_usage": 99}, None, SETTINGS, delays)) == [
+        ("cpu_usage", "open", "critical")
+    ]
+    assert _types(monitor.evaluate({"cpu_usage": 20}, None, SETTINGS, delays)) == [
+        ("cpu_usage", "resolved", "critical")
+    ]
+    # A disk alerts at its first sample over the line; pushed delays change that.
+    disks = {"disks": [{"mount": "/", "percent": 91.0}]}
+    assert _types(monitor.evaluate(disks, None, SETTINGS, delays)) == [("disk_space", "open", "warning")]
+    patient = make_config({"alert_delays": {"disk_minutes": 30}}).alert_delays
+    other = Monitor(clock=clock)
+    assert other.evaluate(disks, None, SETTINGS, patient) == []
+    preview = other.copy()
+    clock.now += 1800
+    assert _types(preview.evaluate(disks, None, SETTINGS, patient)) == [("disk_space", "open", "warning")]
+    assert other.open == {}  # the preview changed nothing

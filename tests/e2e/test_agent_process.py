@@ -59,8 +59,10 @@ def test_register_then_heartbeats_arrive_and_stop_is_clean(
     assert listed[0]["agent_status"] in ("online", "warning")
     assert agent.stop() < 5
     status = agent.status()
-    assert status["registered"] is True and status["outbox"] == {}
-    assert status["heartbeats_queued"] == len(server_samples(_db(tmp_path), asset_id))
+    # A heartbeat queued just as the agent stopped waits in the outbox for the next start.
+    waiting = status["outbox"].get("heartbeat", 0)
+    assert status["registered"] is True and set(status["outbox"]) <= {"heartbeat"} and waiting <= 1
+    assert status["heartbeats_queued"] == len(server_samples(_db(tmp_path), asset_id)) + waiting
     for name in ("agent.log", "heartbeat.log"):
         assert (agent.home / "logs" / name).exists()
     assert "heartbeat delivered" in agent.log_text("heartbeat.log")

@@ -68,12 +68,14 @@ def test_heartbeat_response_parses() -> None:
 def test_agent_config_has_exactly_the_seeds_sections_and_keys() -> None:
     """The seed's sections, exactly; plus ``updates``, where the seed's ``update_schedule`` (sent at
     registration and in ``config_updates``) lives with the rest of self-update's settings, and
-    ``patches``, the local administrator's veto on restarts (never pushed by the server)."""
+    ``patches``, the local administrator's veto on restarts (never pushed by the server), and
+    ``alert_delays``, how long a threshold must hold before its alert opens."""
     seed = load_fixture("seed_agent_config.json")
     config = AgentConfig.model_validate(seed)
     dumped = config.model_dump(mode="json")
-    assert dumped.keys() == seed.keys() | {"updates", "patches"}
+    assert dumped.keys() == seed.keys() | {"updates", "patches", "alert_delays"}
     assert dumped["patches"] == {"allow_restart": True}
+    assert dumped["alert_delays"] == {"cpu_minutes": 10, "memory_minutes": 10, "disk_minutes": 0}
     assert dumped["updates"] == {
         "enabled": True,
         "schedule": "02:00",

@@ -192,14 +192,14 @@ class HeartbeatSource:
         cfg = self._config()
         metrics = self.sampler.sample()
         services = collectors.services() if cfg.monitoring.service_monitoring else None
-        monitor = Monitor(dict(self.monitor.open)) if preview else self.monitor
+        monitor = self.monitor.copy() if preview else self.monitor
         send_logs = cfg.heartbeat.include_logs and cfg.logging.send_to_backend
         return Gathered(
             asset_id=cfg.agent.asset_id,
             metrics=metrics,
             services=services,
             top_processes=collectors.top_processes(10) if cfg.monitoring.process_monitoring else None,
-            alerts=monitor.evaluate(metrics, services, cfg.monitoring),
+            alerts=monitor.evaluate(metrics, services, cfg.monitoring, cfg.alert_delays),
             logs=(self.log_buffer.peek() if preview else self.log_buffer.drain()) if send_logs else [],
             command_acks=self._acks(),
             config_revision=self.store.get("config_revision"),

@@ -1,11 +1,16 @@
-"""Thresholds to alerts, with hysteresis and no repeats.
+"""Thresholds to alerts, sustained, with hysteresis and no repeats.
 
-An alert is sent once when its condition starts (``state: open``), again only if its severity
-changes, and once when the condition clears (``state: resolved``). A condition clears only when the
-value falls :data:`HYSTERESIS` points below the threshold, so a value hovering at the line does not
-flap. The open set is persisted by the agent, so a restart does not announce every alert again.
+A threshold must stay crossed for its delay (``alert_delays``: "CPU over 90 % for 10 minutes")
+before its alert opens; a sample back under the line starts the wait again. An alert is sent once
+when its condition starts (``state: open``), again only if its severity changes, and once when the
+condition clears (``state: resolved``). A condition clears only when the value falls
+:data:`HYSTERESIS` points below the threshold, so a value hovering at the line does not flap. The
+open set is persisted by the agent, so a restart does not announce every alert again; a wait in
+progress starts over after a restart.
 """
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,22 +38,53 @@ def _severity(value: float, threshold: float) -> str:
 
 
 class Monitor:
-    def __init__(self, open_alerts: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        open_alerts: dict[str, str] | None = None,
+        *,
+        waiting: dict[str, float] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         #: key ("type|resource") -> severity of every alert currently open
         self.open: dict[str, str] = dict(open_alerts or {})
+        #: key -> since when its threshold has been crossed, for alerts not open yet
+        self.waiting: dict[str, float] = dict(waiting or {})
+        self.clock = clock
+
+    def copy(self) -> "Monitor":
+        """The same state, to evaluate without changing this one (a preview)."""
+        return Monitor(self.open, waiting=self.waiting, clock=self.clock)
 
     def evaluate(
-        self, metrics: dict[str, Any], services: list[dict[str, Any]] | None, settings: Record
+        self,
+        metrics: dict[str, Any],
+        services: list[dict[str, Any]] | None,
+        settings: Record,
+        delays: Record | None = None,
     ) -> list[dict[str, Any]]:
-        """The alert transitions for this sample (empty when nothing changed)."""
+        """The alert transitions for this sample (empty when nothing changed). ``delays`` is the
+        ``alert_delays`` section (None: alert at the first sample over a threshold)."""
         if not settings.enabled:
+            self.waiting.clear()
             return self._resolve_all("monitoring disabled")
         out: list[dict[str, Any]] = []
         thresholds = {"cpu_usage": settings.cpu_threshold, "memory_usage": settings.memory_threshold}
+        minutes = {
+            "cpu_usage": delays.cpu_minutes if delays else 0,
+            "memory_usage": delays.memory_minutes if delays else 0,
+            "disk_space": delays.disk_minutes if delays else 0,
+        }
         for check in _CHECKS:
             value = metrics.get(check.metric)
             if value is not None:
-                out += self._level(check.type, "", float(value), thresholds[check.type], f"{check.label} at")
+                out += self._level(
+                    check.type,
+                    "",
+                    float(value),
+                    thresholds[check.type],
+                    f"{check.label} at",
+                    minutes[check.type],
+                )
         for disk in metrics.get("disks") or []:
             out += self._level(
                 "disk_space",
@@ -56,6 +92,7 @@ class Monitor:
                 float(disk["percent"]),
                 settings.disk_threshold,
                 f"Disk {disk['mount']} is",
+                minutes["disk_space"],
                 suffix=" full",
             )
         if services is not None and settings.service_monitoring:
@@ -65,11 +102,26 @@ class Monitor:
         return out
 
     def _level(
-        self, kind: str, resource: str, value: float, threshold: float, text: str, suffix: str = ""
+        self,
+        kind: str,
+        resource: str,
+        value: float,
+        threshold: float,
+        text: str,
+        delay_minutes: int,
+        suffix: str = "",
     ) -> list[dict[str, Any]]:
         key = f"{kind}|{resource}"
         current = self.open.get(key)
+        if value < threshold:
+            self.waiting.pop(key, None)  # back under the line: a later crossing waits again
         if value >= threshold:
+            if current is None and delay_minutes > 0:
+                since = self.waiting.setdefault(key, self.clock())
+                if self.clock() - since < delay_minutes * 60:
+                    return []
+                suffix += f" for {delay_minutes} min"
+            self.waiting.pop(key, None)
             severity = _severity(value, threshold)
             if current == severity:
                 return []

@@ -48,6 +48,16 @@ class MonitoringSection(_Section):
     process_monitoring: bool = False
 
 
+class AlertDelaysSection(_Section):
+    """How long a threshold must stay crossed before its alert opens, in minutes: "CPU over 90 %
+    for 10 minutes", not one busy sample. 0 alerts at the first sample over the line. Disk usage
+    moves slowly and is real when it crosses, so it alerts at once by default."""
+
+    cpu_minutes: Annotated[int, Field(ge=0, le=1440)] = 10
+    memory_minutes: Annotated[int, Field(ge=0, le=1440)] = 10
+    disk_minutes: Annotated[int, Field(ge=0, le=1440)] = 0
+
+
 class ScriptsSection(_Section):
     enabled: bool = True
     allowed_types: list[ScriptType] = Field(default_factory=default_script_types)
@@ -108,6 +118,7 @@ class AgentConfig(_Section):
     backend: BackendSection = Field(default_factory=BackendSection)
     heartbeat: HeartbeatSection = Field(default_factory=HeartbeatSection)
     monitoring: MonitoringSection = Field(default_factory=MonitoringSection)
+    alert_delays: AlertDelaysSection = Field(default_factory=AlertDelaysSection)
     scripts: ScriptsSection = Field(default_factory=ScriptsSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     security: SecuritySection = Field(default_factory=SecuritySection)
