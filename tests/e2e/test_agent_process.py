@@ -263,3 +263,33 @@ def test_bad_replies_never_crash_the_loop(stub: StubServer, agent: AgentProcess)
     text = agent.log_text()
     assert "agent loop pass failed" not in text and "Traceback" not in text
     assert "unexpected shape" in agent.log_text("heartbeat.log") or "unexpected shape" in text
+
+
+def test_a_stop_signal_the_kernel_hands_to_another_thread_still_stops_the_agent(
+    server: LiveServer, agent: AgentProcess
+) -> None:
+    """The kernel may deliver a process-directed SIGTERM to any of its threads. Sent here to one
+    that is not the main thread on purpose (tgkill): a main thread blocked on an untimed lock would
+    never run the handler, and the agent would keep running."""
+    import ctypes
+    import os
+    import signal
+
+    assert agent.register(server.url, _token(server)).returncode == 0
+    agent.tune(**FAST)
+    agent.start()
+    assert agent.proc is not None
+    pid = agent.proc.pid
+    tasks = Path(f"/proc/{pid}/task")
+    other = wait_for(
+        lambda: next((int(t.name) for t in tasks.iterdir() if int(t.name) != pid), None),
+        30,
+        "a thread besides the main one",
+    )
+    wait_for(lambda: "started" in agent.log_text("agent.log"), 30, "the agent started")
+    libc = ctypes.CDLL(None, use_errno=True)
+    sys_tgkill = 234  # x86_64
+    assert libc.syscall(sys_tgkill, pid, other, signal.SIGTERM) == 0, os.strerror(ctypes.get_errno())
+    agent.proc.wait(10)
+    assert agent.proc.returncode == 0
+    assert "LANET Agent stopped" in agent.log_text("agent.log")

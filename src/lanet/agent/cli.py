@@ -103,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"lanet-agent: {exc}", file=sys.stderr)
         return 2
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: agent.stop())
+        signal.signal(sig, lambda *_: agent.request_stop())
     return agent.run()
 
 

@@ -34,6 +34,8 @@ log = logging.getLogger("lanet.agent.core")
 
 STOP_GRACE = 4.5
 FLUSH_ON_STOP = 2.5
+#: How often the main thread looks for a stop a signal asked for.
+STOP_POLL = 0.25
 JITTER = 0.1
 FAILED_PASS_PAUSE = 5.0  # after a pass that failed, the loop tries again this soon (seconds)
 
@@ -42,6 +44,8 @@ class Agent:
     def __init__(self, paths: AgentPaths, *, console: bool = False, home_given: bool = False) -> None:
         self.paths = paths
         self.stop_event, self._wake = threading.Event(), threading.Event()
+        #: Set by a signal handler, acted on by the main thread (see :meth:`request_stop`).
+        self._stop_requested = False
         folders.prepare(paths)
         self.config = load_config(paths.config_file)
         self.log_buffer = logs.setup(
@@ -111,7 +115,11 @@ class Agent:
         )
         worker = threading.Thread(target=self.loop, name="agent-loop", daemon=True)
         worker.start()
-        self.stop_event.wait()
+        # Never an untimed wait: a signal the kernel hands to another thread does not wake a main
+        # thread blocked on a lock, and its handler only runs once the main thread runs Python again.
+        while not self.stop_event.wait(STOP_POLL):
+            if self._stop_requested:
+                self.stop()
         if channel is not None:
             channel.stop()
         self.executor.shutdown()
@@ -125,6 +133,12 @@ class Agent:
     def stop(self) -> None:
         self.stop_event.set()
         self._wake.set()
+
+    def request_stop(self) -> None:
+        """For a signal handler: only a flag. A handler runs in the main thread between two of its
+        steps, possibly while it holds an Event's lock, so taking that lock here could deadlock; the
+        main thread's wait in :meth:`run` sees the flag within :data:`STOP_POLL`."""
+        self._stop_requested = True
 
     def request_sync(self) -> None:
         """Send a heartbeat and drain the outbox now (a ticket was written, or the user asked)."""
