@@ -50,3 +50,18 @@ def register(
 
 def bearer(jwt: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {jwt}"}
+
+
+def patch_item(package: str, version: str, classification: str = "security", **extra: Any) -> dict[str, Any]:
+    """One apt update as a scan lists it (``<package>=<version>``, from 1.0)."""
+    return {
+        "update_id": f"{package}={version}",
+        "source": "apt",
+        "title": f"{package} 1.0 → {version}",
+        "package": package,
+        "current_version": "1.0",
+        "available_version": version,
+        "classification": classification,
+        "size_bytes": 1000,
+        **extra,
+    }

@@ -14,23 +14,10 @@ from sqlalchemy import select
 
 from lanet.server.models import Asset, AuditEntry, PatchPolicy, PatchScanRequest
 from lanet.server.services.patches import decisions
-from tests.server.helpers import bearer, register
+from tests.server.helpers import bearer, patch_item, register
 from tests.server.portal_world import PASSWORD, Portal
 
 SCAN = "/api/agents/patches/scan"
-
-
-def _item(package: str, version: str, classification: str = "security", **extra: Any) -> dict[str, Any]:
-    return {
-        "update_id": f"{package}={version}",
-        "source": "apt",
-        "title": f"{package} 1.0 → {version}",
-        "package": package,
-        "current_version": "1.0",
-        "available_version": version,
-        "classification": classification,
-        **extra,
-    }
 
 
 def _scanned(client: FlaskClient, agent: dict[str, Any], items: list[dict[str, Any]]) -> None:
@@ -56,9 +43,9 @@ def fleet(client: FlaskClient, new_token: Callable[..., str], db: Any) -> dict[s
         "pan": register(client, new_token(client_name="Pan", site_name="GDL"), machine_id="m-pan-1"),
     }
     for name, agent in machines.items():
-        items = [_item("openssl", "3.0.15")]
+        items = [patch_item("openssl", "3.0.15")]
         if name.startswith("cafe"):
-            items.append(_item("vim", "9.0.2", "feature"))
+            items.append(patch_item("vim", "9.0.2", "feature"))
         _scanned(client, agent, items)
     with db.session() as session:
         create_user(session, email="tec@lanet.mx", role="technician", password=PASSWORD, actor="test")
@@ -324,7 +311,7 @@ def test_the_policys_scripts_travel_in_the_plan_and_come_back_in_the_report_audi
         "scan_id": str(uuid.uuid4()),
         "scanned_at": datetime.now(UTC).isoformat(),
         "source": "apt",
-        "items": [_item("openssl", "3.0.15")],
+        "items": [patch_item("openssl", "3.0.15")],
     }
     answer = client.post(SCAN, json=body, headers=bearer(agent["agent_token"])).get_json()["data"]
     assert answer["plan"]["pre_script"]["script"] == "systemctl stop erp\n"

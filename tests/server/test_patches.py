@@ -15,23 +15,9 @@ from sqlalchemy import func, select
 
 from lanet.server.cli import main as server_cli
 from lanet.server.models import AuditEntry, PatchEvent, PatchScanRecord, PatchScanRequest
-from tests.server.helpers import HEARTBEAT, bearer, heartbeat_body, register
+from tests.server.helpers import HEARTBEAT, bearer, heartbeat_body, patch_item, register
 
 SCAN = "/api/agents/patches/scan"
-
-
-def _item(package: str, version: str, classification: str = "security", **extra: Any) -> dict[str, Any]:
-    return {
-        "update_id": f"{package}={version}",
-        "source": "apt",
-        "title": f"{package} 1.0 → {version}",
-        "package": package,
-        "current_version": "1.0",
-        "available_version": version,
-        "classification": classification,
-        "size_bytes": 1000,
-        **extra,
-    }
 
 
 def _scan(agent: dict[str, Any], items: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -68,7 +54,9 @@ def test_the_latest_scan_decides_what_is_applicable_and_each_change_is_history(
     client: FlaskClient, agent: dict[str, Any], db: Any, cli_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     auth = bearer(agent["agent_token"])
-    first = _scan(agent, [_item("openssl", "3.0.15"), _item("curl", "7.88.2", "other")], reboot_pending=True)
+    first = _scan(
+        agent, [patch_item("openssl", "3.0.15"), patch_item("curl", "7.88.2", "other")], reboot_pending=True
+    )
     answer = client.post(SCAN, json=first, headers=auth)
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["data"]["applicable"] == 2
@@ -82,7 +70,7 @@ def test_the_latest_scan_decides_what_is_applicable_and_each_change_is_history(
     assert listed["reboot_pending"] is True
 
     # curl was installed some other way: the next scan no longer lists it.
-    later = _scan(agent, [_item("openssl", "3.0.15")])
+    later = _scan(agent, [patch_item("openssl", "3.0.15")])
     assert client.post(SCAN, json=later, headers=auth).get_json()["data"]["applicable"] == 1
     assert [u["update_id"] for u in _listed(agent, capsys)["updates"]] == ["openssl=3.0.15"]
     gone = _listed(agent, capsys, "--all")["updates"]
@@ -93,7 +81,7 @@ def test_the_latest_scan_decides_what_is_applicable_and_each_change_is_history(
 
     # A scan that waited in an outbox (older than the newest) and a failed scan: history only.
     stale = _scan(
-        agent, [_item("zlib", "1.3")], scanned_at=(datetime.now(UTC) - timedelta(hours=3)).isoformat()
+        agent, [patch_item("zlib", "1.3")], scanned_at=(datetime.now(UTC) - timedelta(hours=3)).isoformat()
     )
     assert client.post(SCAN, json=stale, headers=auth).get_json()["data"]["applicable"] == 1
     failed = _scan(
@@ -118,11 +106,11 @@ def test_bad_scans_are_refused_by_field_and_store_nothing(
 ) -> None:
     auth = bearer(agent["agent_token"])
     for bad, field in (
-        (_scan(agent, [_item("bad name!", "1")]), "items.0.update_id"),
-        (_scan(agent, [_item("x", "1", classification="urgent")]), "items.0.classification"),
-        (_scan(agent, [_item("x", "1", title="t" * 501)]), "items.0.title"),
-        (_scan(agent, [_item("x", "1", kb=["5034441"])]), "items.0.kb.0"),
-        (_scan(agent, [_item(f"p{i}", "1") for i in range(5001)]), "items"),
+        (_scan(agent, [patch_item("bad name!", "1")]), "items.0.update_id"),
+        (_scan(agent, [patch_item("x", "1", classification="urgent")]), "items.0.classification"),
+        (_scan(agent, [patch_item("x", "1", title="t" * 501)]), "items.0.title"),
+        (_scan(agent, [patch_item("x", "1", kb=["5034441"])]), "items.0.kb.0"),
+        (_scan(agent, [patch_item(f"p{i}", "1") for i in range(5001)]), "items"),
         (_scan(agent, [], scan_id="not-a-uuid"), "scan_id"),
     ):
         answer = client.post(SCAN, json=bad, headers=auth)
@@ -157,7 +145,10 @@ def test_a_scan_request_reaches_the_agent_once_and_ends_with_its_scan(
     assert "scans at its next heartbeat" in capsys.readouterr().out
     assert asked() is True
     assert asked() is False  # carried once (again only if no scan came back within 10 minutes)
-    assert client.post(SCAN, json=_scan(agent, [_item("openssl", "3.0.15")]), headers=auth).status_code == 200
+    assert (
+        client.post(SCAN, json=_scan(agent, [patch_item("openssl", "3.0.15")]), headers=auth).status_code
+        == 200
+    )
     with db.session() as session:
         assert session.get(PatchScanRequest, agent["asset_id"]) is None
         audited = session.scalars(
@@ -171,7 +162,7 @@ def test_policies_and_decisions_decide_each_update_and_are_audited(
     client: FlaskClient, agent: dict[str, Any], db: Any, cli_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     auth = bearer(agent["agent_token"])
-    scan = _scan(agent, [_item("openssl", "3.0.15"), _item("vim", "9.0.2", "feature")])
+    scan = _scan(agent, [patch_item("openssl", "3.0.15"), patch_item("vim", "9.0.2", "feature")])
     assert client.post(SCAN, json=scan, headers=auth).status_code == 200
 
     def decided() -> dict[str, tuple[str, str]]:
@@ -237,7 +228,7 @@ def test_technicians_do_the_same_through_the_api(client: FlaskClient, agent: dic
     empty = client.get(base, headers=tech).get_json()["data"]
     assert (empty["items"], empty["last_scan"]) == ([], None)
     assert client.post(f"{base}/scan", headers=tech).status_code == 200
-    scan = _scan(agent, [_item("openssl", "3.0.15"), _item("vim", "9.0.2", "feature")])
+    scan = _scan(agent, [patch_item("openssl", "3.0.15"), patch_item("vim", "9.0.2", "feature")])
     assert client.post(SCAN, json=scan, headers=bearer(agent["agent_token"])).status_code == 200
 
     policy = "/api/admin/patches/policies/client/Cafe"
@@ -284,7 +275,11 @@ def test_the_scan_answer_carries_the_plan_and_install_reports_move_each_update(
     client: FlaskClient, agent: dict[str, Any], db: Any, cli_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     auth = bearer(agent["agent_token"])
-    items = [_item("openssl", "3.0.15"), _item("vim", "9.0.2", "feature"), _item("zlib", "1.3")]
+    items = [
+        patch_item("openssl", "3.0.15"),
+        patch_item("vim", "9.0.2", "feature"),
+        patch_item("zlib", "1.3"),
+    ]
     plan = client.post(SCAN, json=_scan(agent, items), headers=auth).get_json()["data"]["plan"]
     assert plan["install"] == [] and plan["window_start"] == "02:00" and plan["now"] is False
     assert server_cli(["patches", "approve", "openssl=3.0.15", "--client", "Cafe"]) == 0
@@ -342,7 +337,9 @@ def test_the_portal_shows_compliance_and_lets_technicians_decide(
     from tests.server.portal_world import PASSWORD, Portal
 
     auth = bearer(agent["agent_token"])
-    scan = _scan(agent, [_item("openssl", "3.0.15"), _item("vim", "9.0.2", "feature")], reboot_pending=True)
+    scan = _scan(
+        agent, [patch_item("openssl", "3.0.15"), patch_item("vim", "9.0.2", "feature")], reboot_pending=True
+    )
     assert client.post(SCAN, json=scan, headers=auth).status_code == 200
     with db.session() as session:
         create_user(session, email="tec@lanet.mx", role="technician", password=PASSWORD, actor="test")
@@ -400,7 +397,7 @@ def test_each_reboot_step_is_kept_audited_with_the_pc_user_and_shown_in_the_port
     from tests.server.portal_world import PASSWORD, Portal
 
     auth = bearer(agent["agent_token"])
-    kernel = _item("linux-image-amd64", "6.1.119-1", reboot_required=True)
+    kernel = patch_item("linux-image-amd64", "6.1.119-1", reboot_required=True)
     client.post(SCAN, json=_scan(agent, [kernel]), headers=auth)
 
     def step(state: str, reboot: dict[str, Any]) -> Any:

@@ -148,15 +148,17 @@ def values(settings: dict[str, Any]) -> dict[str, Any]:
         "rules": (rules or []) + [{}] * (RULE_ROWS - len(rules or [])),
         "rings": ", ".join(f"{r['percent']}:{r['delay_days']}" for r in settings.get("rings") or []),
         **{name: settings.get(name, "") for name in _NUMBERS},
-        **{
-            key: value
-            for phase in SCRIPT_PHASES
-            for key, value in (
-                (phase, (settings.get(phase) or {}).get("script", "")),
-                (f"{phase}_type", (settings.get(phase) or {}).get("type", "")),
-                (f"{phase}_timeout", (settings.get(phase) or {}).get("timeout", "")),
-            )
-        },
+        **{key: value for phase in SCRIPT_PHASES for key, value in _script_fields(phase, settings).items()},
+    }
+
+
+def _script_fields(phase: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """A stored pre- or post-install script as the form's three fields (empty when unset)."""
+    script = settings.get(phase) or {}
+    return {
+        phase: script.get("script", ""),
+        f"{phase}_type": script.get("type", ""),
+        f"{phase}_timeout": script.get("timeout", ""),
     }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from lanet.server.models import Client
 from lanet.server.models.users import ROLE_CLIENT_ADMIN
 from lanet.server.services.patches import decisions
+from lanet.server.services.patches.policy import Policy
 
 CustomerVerdict = Literal["approve", "postpone"]
 #: The roles of a client's users who may co-approve (never a plain requester).
@@ -32,7 +33,11 @@ def may_co_approve(session: Session, client_id: str | None, role: str) -> bool:
     """Whether a user of this client and role co-approves its updates."""
     if client_id is None or role not in CO_APPROVER_ROLES:
         return False
-    return decisions.client_policy(session, client_id).customer_may_approve
+    return _allows(decisions.client_policy(session, client_id), role)
+
+
+def _allows(policy: Policy, role: str) -> bool:
+    return role in CO_APPROVER_ROLES and policy.customer_may_approve
 
 
 def customer_decide(
@@ -48,7 +53,8 @@ def customer_decide(
 ) -> datetime | None:
     """Approve, or postpone for ``days``, one update of the customer's client; returns the end of a
     postponement. Raises :class:`CoApprovalRefused`."""
-    if not may_co_approve(session, client.id, role):
+    policy = decisions.client_policy(session, client.id)
+    if not _allows(policy, role):
         raise CoApprovalRefused("not_allowed", "the MSP has not let this client co-approve its updates")
     explicit, _ = decisions.client_decisions(session, client.id)
     if explicit.get(update_id, ("", ""))[0] == "deny":
@@ -56,7 +62,7 @@ def customer_decide(
     if verdict == "approve":
         decisions.decide(session, client, update_id, "approve", actor=actor, reason=None, now=now)
         return None
-    allowed = decisions.client_policy(session, client.id).customer_defer_days
+    allowed = policy.customer_defer_days
     if not 1 <= days <= allowed:
         raise CoApprovalRefused("too_far", f"a postponement lasts from 1 to {allowed} days")
     until = now + timedelta(days=days)

@@ -238,9 +238,11 @@ def _applicable(session: Session, asset: Asset) -> list[AssetPatch]:
     )
 
 
-def client_decisions(
-    session: Session, client_id: str
-) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[datetime, str]]]:
+#: A client's explicit decisions (update -> verdict, who) and postponements (update -> until, who).
+Decided = tuple[dict[str, tuple[str, str]], dict[str, tuple[datetime, str]]]
+
+
+def client_decisions(session: Session, client_id: str) -> Decided:
     """The client's explicit decisions (update -> verdict, who) and postponements (update ->
     until, who)."""
     explicit = {
@@ -267,11 +269,12 @@ def decisions_for(
     *,
     policy: Policy | None = None,
     rows: list[AssetPatch] | None = None,
+    decided: Decided | None = None,
 ) -> list[Planned]:
-    """Each applicable update of the asset with what it should be now (``policy`` and ``rows``:
-    the caller's, when it has them already)."""
+    """Each applicable update of the asset with what it should be now (``policy``, ``rows`` and
+    ``decided``, the client's :func:`client_decisions`: the caller's, when it has them already)."""
     policy = policy or effective_policy(session, asset)
-    explicit, postponed = client_decisions(session, asset.client_id)
+    explicit, postponed = decided or client_decisions(session, asset.client_id)
     if rows is None:
         rows = _applicable(session, asset)
     return [

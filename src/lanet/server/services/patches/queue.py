@@ -58,8 +58,11 @@ def waiting(
     for asset, patch, client in session.execute(query):
         by_asset.setdefault(asset.id, (asset, client, []))[2].append(patch)
     queue: dict[tuple[str, str], Waiting] = {}
+    decided: dict[str, decisions.Decided] = {}  # each client's, read once for all its machines
     for asset, client, patches in by_asset.values():
-        planned = decisions.decisions_for(session, asset, now, rows=patches)
+        if asset.client_id not in decided:
+            decided[asset.client_id] = decisions.client_decisions(session, asset.client_id)
+        planned = decisions.decisions_for(session, asset, now, rows=patches, decided=decided[asset.client_id])
         for patch, plan in zip(patches, planned, strict=True):
             if plan.decision.state != "available":
                 continue
