@@ -1,21 +1,25 @@
 """POST /api/agents/heartbeat: auth, state, samples, alerts, logs, replay, config push, offline."""
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import jwt
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from lanet.server.app import create_app
 from lanet.server.db import Database
 from lanet.server.models import AgentLog, Alert, Asset, MetricSample
 from lanet.server.models.base import utcnow
 from lanet.server.services.config_push import resolve_scope, set_override
 from lanet.server.services.credentials import Keys, issue_agent_jwt
-from lanet.server.services.telemetry import mark_offline
-from tests.conftest import SECRET, load_fixture
+from lanet.server.services.telemetry import REPLAY_WINDOW, mark_offline
+from lanet.server.settings import RateLimit
+from tests.conftest import SECRET, load_fixture, make_settings
 from tests.server.helpers import HEARTBEAT, bearer, heartbeat_body, register
 
 
@@ -279,3 +283,39 @@ def test_inventory_upload_replaces_software_and_reports_change(
     with db.session() as session:
         names = sorted(session.scalars(select(AssetSoftware.name)))
         assert names == ["7-Zip", "Google Chrome", "Microsoft Office"]
+
+
+def _next_window(seconds: int) -> None:
+    """Wait for the start of the next fixed rate-limit window (Unix time multiple of ``seconds``)."""
+    time.sleep(seconds - time.time() % seconds + 0.05)
+
+
+def test_the_replay_window_is_the_last_heartbeats_and_a_refused_one_is_stored_on_retry(
+    database_url: str, tmp_path: Path, new_token: Callable[..., str]
+) -> None:
+    """A refused heartbeat (over the rate limit) leaves no trace in the replay window, so its retry is
+    stored; the window holds the last REPLAY_WINDOW ids, so a replay from further back is stored again."""
+    app = create_app(make_settings(database_url, tmp_path, agent_rate=RateLimit(3, 5)))
+    client = app.test_client()
+    db: Database = app.extensions["lanet"].db
+    try:
+        agent = register(client, new_token())
+        _next_window(5)
+        stored = 0
+        while True:
+            refused_id = str(uuid.uuid4())
+            if _beat(client, agent, message_id=refused_id).status_code == 429:
+                break
+            stored += 1
+        assert stored == 3
+        _next_window(5)
+        assert _beat(client, agent, message_id=refused_id).status_code == 200
+        assert _beat(client, agent, message_id=refused_id).status_code == 200  # a replay
+        with db.session() as session:
+            assert len(session.scalars(select(MetricSample)).all()) == stored + 1
+            recent = session.get(Asset, agent["asset_id"])
+            assert recent is not None and recent.recent_messages is not None
+            assert recent.recent_messages.split(",")[0] == refused_id
+            assert len(recent.recent_messages.split(",")) <= REPLAY_WINDOW
+    finally:
+        db.dispose()

@@ -128,7 +128,8 @@ STORAGE: dict[str, Any] = {
     "PauseRequest.reason": col(Rollout, "paused_reason"),
     # Heartbeat.
     "HeartbeatRequest.asset_id": DROPPED,
-    "HeartbeatRequest.message_id": col(MetricSample, "message_id"),
+    # The last REPLAY_WINDOW ids, joined: the column holds that many of the longest id.
+    "HeartbeatRequest.message_id": col(Asset, "recent_messages"),
     "HeartbeatRequest.sent_at": col(MetricSample, "sampled_at"),
     "HeartbeatRequest.agent_version": col(Asset, "agent_version"),
     "HeartbeatRequest.config_revision": col(Asset, "config_revision_applied"),

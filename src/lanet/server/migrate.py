@@ -30,3 +30,11 @@ def current(url: str) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate's filter: the day partitions of a partitioned table (``<table>_p20261202``,
+    ``<table>_default``) are made by the maintenance pass, not declared as models."""
+    from lanet.server.services.timeseries import is_partition
+
+    return not (type_ == "table" and name is not None and is_partition(name))

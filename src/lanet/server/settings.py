@@ -36,6 +36,29 @@ class RateLimit:
         return cls(int(count), seconds)
 
 
+@dataclass(frozen=True)
+class Retention:
+    """How long each kind of history is kept, in days (``LANET_RETENTION_RAW_DAYS``, ``_FINE_DAYS``,
+    ``_COARSE_DAYS``, ``_LOGS_DAYS``, ``_AUDIT_DAYS``)."""
+
+    raw_days: int = 14
+    fine_days: int = 90
+    coarse_days: int = 730
+    logs_days: int = 30
+    audit_days: int = 730
+    #: Rate-limit windows older than this are over whatever their length.
+    rate_limit_days: int = 2
+
+    @classmethod
+    def from_env(cls) -> "Retention":
+        return cls(
+            **{
+                name: _positive_int(f"LANET_RETENTION_{name.upper()}", default)
+                for name, default in vars(cls()).items()
+            }
+        )
+
+
 def normalise_database_url(url: str) -> str:
     """Make SQLAlchemy use psycopg 3 for a plain ``postgresql://`` URL."""
     if url.startswith("postgres://"):
@@ -140,6 +163,7 @@ class Settings:
     refresh_idle_days: int = 90
     #: The signed release repository (TUF metadata and packages); ``data_dir/releases`` by default.
     releases_dir: Path | None = None
+    retention: Retention = field(default_factory=Retention)
 
     @property
     def release_folder(self) -> Path:
@@ -161,6 +185,7 @@ class Settings:
             "max_connections": _positive_int("LANET_MAX_CONNECTIONS", 4096),
             "max_connections_per_address": _positive_int("LANET_MAX_CONNECTIONS_PER_ADDRESS", 1000),
             "refresh_idle_days": _positive_int("LANET_REFRESH_IDLE_DAYS", 90),
+            "retention": Retention.from_env(),
             "releases_dir": Path(os.environ["LANET_RELEASES_DIR"])
             if os.environ.get("LANET_RELEASES_DIR")
             else None,

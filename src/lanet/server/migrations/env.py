@@ -3,6 +3,7 @@
 from alembic import context
 
 from lanet.server.db import make_engine
+from lanet.server.migrate import include_name
 from lanet.server.models import Base
 
 config = context.config
@@ -20,6 +21,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -21,6 +21,14 @@ from lanet.server.models.ratelimit import RateLimitBucket
 from lanet.server.models.releases import AssetUpdate, Release, Rollout
 from lanet.server.models.tenancy import Client, Site
 from lanet.server.models.tickets import Ticket, TicketAttachment, TicketComment, TicketCounter, TicketEvent
+from lanet.server.models.timeseries import (
+    DiskForecast,
+    DiskRollup1h,
+    DiskRollup5m,
+    MetricRollup1h,
+    MetricRollup5m,
+    TimeseriesMark,
+)
 from lanet.server.models.tokens import InstallToken, TokenUsage
 from lanet.server.models.users import PortalSession, UnknownLogin, User
 
@@ -39,7 +47,12 @@ __all__ = [
     "Command",
     "ConfigChange",
     "ConfigOverride",
+    "DiskForecast",
+    "DiskRollup1h",
+    "DiskRollup5m",
     "InstallToken",
+    "MetricRollup1h",
+    "MetricRollup5m",
     "MetricSample",
     "PatchDecision",
     "PatchEvent",
@@ -58,6 +71,7 @@ __all__ = [
     "TicketComment",
     "TicketCounter",
     "TicketEvent",
+    "TimeseriesMark",
     "TokenUsage",
     "UnknownLogin",
     "User",

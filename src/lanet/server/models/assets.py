@@ -16,7 +16,6 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -93,11 +92,14 @@ class Asset(Base):
     )
 
     # Current state, written by each heartbeat.
-    agent_status: Mapped[str] = mapped_column(String(16), default=STATUS_NEVER, index=True)
-    last_seen: Mapped[datetime | None] = mapped_column(index=True)
+    # Not indexed, none of them: a heartbeat that changes no indexed column is updated in place
+    # (a heap-only tuple on PostgreSQL), writing no index entry at all. The readers that filter on
+    # them read the assets of one client or the whole table, which a scan does.
+    agent_status: Mapped[str] = mapped_column(String(16), default=STATUS_NEVER)
+    last_seen: Mapped[datetime | None]
     heartbeat_interval: Mapped[int] = mapped_column(Integer, default=60)
     offline_deadline: Mapped[int | None] = mapped_column(
-        BigInteger, index=True, doc="Unix time after which the asset counts as offline (3 missed beats)"
+        BigInteger, doc="Unix time after which the asset counts as offline (3 missed beats)"
     )
     cpu_usage: Mapped[float | None] = mapped_column(Float)
     memory_usage: Mapped[float | None] = mapped_column(Float)
@@ -110,6 +112,11 @@ class Asset(Base):
     # Pushed configuration: the newest revision that applies to this asset, and the one it applied.
     config_revision_pending: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     config_revision_applied: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+    # The last message ids of its heartbeats, newest first, comma-separated: the replay check
+    # (``services.telemetry.REPLAY_WINDOW``); and whether the latest heartbeat was one of them.
+    recent_messages: Mapped[str | None] = mapped_column(String(600))
+    last_beat_replayed: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
     # Per-asset fixed-window request counter, kept on the row the heartbeat updates anyway.
     rate_window_start: Mapped[datetime | None]
@@ -144,17 +151,16 @@ class AssetService(Base):
 
 
 class MetricSample(Base):
-    """One heartbeat's metrics. ``message_id`` makes a replayed heartbeat a no-op."""
+    """One heartbeat's metrics. On PostgreSQL the table is partitioned by day of ``sampled_at``
+    (its primary key is then ``(id, sampled_at)``), and a day past its retention is dropped whole
+    (``services.timeseries``). A replayed heartbeat is caught before it gets here
+    (``assets.recent_messages``)."""
 
     __tablename__ = "metric_samples"
-    __table_args__ = (
-        Index("ix_metric_samples_asset_id_sampled_at", "asset_id", "sampled_at"),
-        UniqueConstraint("asset_id", "message_id"),
-    )
+    __table_args__ = (Index("ix_metric_samples_asset_id_sampled_at", "asset_id", "sampled_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
-    message_id: Mapped[str | None] = mapped_column(String(36))
     sampled_at: Mapped[datetime]
     cpu_usage: Mapped[float | None] = mapped_column(Float)
     memory_usage: Mapped[float | None] = mapped_column(Float)
@@ -205,6 +211,8 @@ class Alert(Base):
 
 
 class AgentLog(Base):
+    """Partitioned by day of ``logged_at`` on PostgreSQL, as ``metric_samples`` is."""
+
     __tablename__ = "agent_logs"
     __table_args__ = (Index("ix_agent_logs_asset_id_logged_at", "asset_id", "logged_at"),)
 

@@ -37,3 +37,16 @@ def current_language() -> str:
 def gettext(message: str, **values: object) -> str:
     text = _catalog(current_language()).get(message, message)
     return text.format(**values) if values else text
+
+
+def time_ahead(hours: float | None) -> str:
+    """A span ahead as people say it ("unas 18 horas", "unos 3 días"); None is "Nunca"."""
+    if hours is None:
+        return gettext("Nunca")
+    if hours < 1:
+        return gettext("menos de una hora")
+    if hours < 1.5:
+        return gettext("una hora")
+    if hours < 36:
+        return gettext("unas {n} horas", n=round(hours))
+    return gettext("unos {n} días", n=round(hours / 24))

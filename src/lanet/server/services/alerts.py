@@ -12,7 +12,7 @@ unique), so running it again is harmless.
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,8 +28,16 @@ assets = table_of(Asset)
 
 #: The maintenance pass looks this far back for critical alerts still without their ticket.
 MISSING_TICKET_WINDOW = timedelta(hours=1)
+#: The server's own alerts, made by :mod:`.predictions` from the machine's history.
+DISK_FORECAST = "disk_forecast"
+CPU_ANOMALY = "cpu_anomaly"
+MEMORY_ANOMALY = "memory_anomaly"
+PREDICTED_TYPES = frozenset({DISK_FORECAST, CPU_ANOMALY, MEMORY_ANOMALY})
+#: Alerts that open a ticket whatever their severity: a disk that will be full tomorrow is work for
+#: today, a warning of it is the point.
+TICKETED_TYPES = frozenset({DISK_FORECAST})
 #: Alert types about the machine itself; the rest open software tickets.
-HARDWARE_TYPES = frozenset({"cpu_usage", "memory_usage", "disk_space"})
+HARDWARE_TYPES = frozenset({"cpu_usage", "memory_usage", "disk_space", *PREDICTED_TYPES})
 
 
 def _insert(conn: Connection) -> Any:
@@ -38,7 +46,8 @@ def _insert(conn: Connection) -> Any:
 
 def record(conn: Connection, asset_id: str, messages: list[AlertMessage], now: datetime) -> list[int]:
     """Open or refresh, and resolve, the asset's alerts; update its open count and status. Returns
-    the ids of the critical alerts among them (whose tickets :func:`open_tickets` opens)."""
+    the ids of the alerts that want a ticket (critical ones, and :data:`TICKETED_TYPES`), which
+    :func:`open_tickets` opens."""
     is_open = alerts.c.status == ALERT_OPEN
     critical: list[int] = []
     for message in messages:
@@ -87,7 +96,7 @@ def record(conn: Connection, asset_id: str, messages: list[AlertMessage], now: d
                 },
             ).returning(alerts.c.id)
         ).scalar_one()
-        if message.severity == "critical":
+        if message.severity == "critical" or message.type in TICKETED_TYPES:
             critical.append(int(alert_id))
     open_count = select(func.count()).select_from(alerts).where(alerts.c.asset_id == asset_id, is_open)
     conn.execute(
@@ -111,8 +120,9 @@ def open_tickets(db: Database, asset_id: str, alert_ids: list[int]) -> list[str]
 
 
 def open_missing_tickets(db: Database, now: datetime | None = None) -> int:
-    """The maintenance pass's share: critical alerts still open and refreshed recently that have no
-    ticket yet (their heartbeat committed, the ticket did not). Returns how many were opened."""
+    """The maintenance pass's share: alerts that want a ticket, still open and refreshed recently,
+    that have none yet (their heartbeat committed, the ticket did not). Returns how many were
+    opened."""
     since = (now or utcnow()) - MISSING_TICKET_WINDOW
     with db.session() as session:
         pending = session.execute(
@@ -120,7 +130,7 @@ def open_missing_tickets(db: Database, now: datetime | None = None) -> int:
             .outerjoin(Ticket, Ticket.alert_id == Alert.id)
             .where(
                 Alert.status == ALERT_OPEN,
-                Alert.severity == "critical",
+                or_(Alert.severity == "critical", Alert.type.in_(TICKETED_TYPES)),
                 Alert.updated_at >= since,
                 Ticket.id.is_(None),
             )
@@ -157,15 +167,16 @@ def _ticket_for(session: Session, asset: Asset, alert: Alert) -> Ticket:
     detail = f"Tipo: {alert.type}" + (f"; recurso: {alert.resource}" if alert.resource else "")
     if alert.current_value is not None:
         detail += f"; valor: {alert.current_value} (umbral {alert.threshold})"
+    if alert.type in PREDICTED_TYPES:
+        origin = f"Pronóstico hecho por el servidor con el historial de {asset.computer_name}."
+    else:
+        origin = f"Alerta crítica detectada automáticamente por el agente en {asset.computer_name}."
     return Ticket(
         number=tickets.next_number(session),
         subject=f"[{asset.computer_name}] {alert.message}"[:255],
-        description=(
-            f"Alerta crítica detectada automáticamente por el agente en {asset.computer_name}.\n"
-            f"{alert.message}\n{detail}"
-        ),
+        description=f"{origin}\n{alert.message}\n{detail}",
         category="hardware" if alert.type in HARDWARE_TYPES else "software",
-        priority="critica",
+        priority="critica" if alert.severity == "critical" else "alta",
         status="nuevo",
         channel="agente",
         asset_id=asset.id,

@@ -43,7 +43,9 @@ def hour_of_week(ts: float) -> int:
     return moment.weekday() * 24 + moment.hour
 
 
-def baseline(samples: Sequence[Sample], before: float) -> dict[int, tuple[float, float]]:
+def baseline(
+    samples: Sequence[Sample], before: float, min_slot_samples: int = MIN_SLOT_SAMPLES
+) -> dict[int, tuple[float, float]]:
     """Hour of the week -> (median, deviation) of the samples older than ``before``."""
     slots: dict[int, list[float]] = {}
     for ts, value in samples:
@@ -51,20 +53,24 @@ def baseline(samples: Sequence[Sample], before: float) -> dict[int, tuple[float,
             slots.setdefault(hour_of_week(ts), []).append(value)
     found = {}
     for slot, values in slots.items():
-        if len(values) >= MIN_SLOT_SAMPLES:
+        if len(values) >= min_slot_samples:
             middle = median(values)
             found[slot] = (middle, max(MIN_DEVIATION, median(abs(v - middle) for v in values)))
     return found
 
 
-def anomaly_at(samples: Sequence[Sample], now: float) -> Anomaly | None:
-    """The anomaly going on at ``now`` (``samples`` sorted by time), or None."""
+def anomaly_at(
+    samples: Sequence[Sample], now: float, min_slot_samples: int = MIN_SLOT_SAMPLES
+) -> Anomaly | None:
+    """The anomaly going on at ``now`` (``samples`` sorted by time), or None. The history may be
+    coarser than the recent samples (5-minute averages, say: then ``min_slot_samples`` is 12, an
+    hour seen once)."""
     if not samples or now - samples[0][0] < MIN_HISTORY:
         return None
     recent = [(ts, v) for ts, v in samples if now - PERSIST <= ts <= now]
     if len(recent) < 2 or recent[0][0] > now - PERSIST + 120:  # the last 10 minutes, covered
         return None
-    usual = baseline(samples, now - PERSIST)
+    usual = baseline(samples, now - PERSIST, min_slot_samples)
     worst: Anomaly | None = None
     for ts, value in recent:
         slot = usual.get(hour_of_week(ts))

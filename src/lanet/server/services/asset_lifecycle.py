@@ -32,7 +32,7 @@ from lanet.server.models import (
 )
 from lanet.server.models.assets import ALERT_OPEN, ALERT_RESOLVED
 from lanet.server.models.base import table_of
-from lanet.server.services import audit, config_push
+from lanet.server.services import audit, config_push, timeseries
 from lanet.server.services.credentials import Keys, Purpose, new_refresh_token, next_epoch
 
 #: Replaced refresh credentials remembered per asset, so presenting an old one is noticed.
@@ -167,6 +167,7 @@ def merge(session: Session, newcomer: Asset, actor: str, now: datetime) -> Asset
         table = table_of(history)
         result = session.execute(update(table).where(table.c.asset_id == old.id).values(asset_id=newcomer.id))
         moved[history.__tablename__] = cast(CursorResult[Any], result).rowcount
+    moved["rollups"] = timeseries.move_rollups(session, old.id, newcomer.id)
     for inventory in (AssetSoftware, AssetService):  # the newcomer's inventory is the current one
         session.execute(table_of(inventory).delete().where(table_of(inventory).c.asset_id == old.id))
     # Other machines that claimed to be the old asset now claim to be the newcomer: still waiting for

@@ -6,7 +6,7 @@ writes what this says."""
 import time
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, case, or_
 
 from lanet.server.models import Asset
 from lanet.server.models.assets import STATUS_OFFLINE
@@ -32,3 +32,8 @@ def with_status(status: str, now: float | None = None) -> ColumnElement[bool]:
     if status == STATUS_OFFLINE:
         return or_(Asset.agent_status == status, late)
     return and_(Asset.agent_status == status, ~late)
+
+
+def status_case(now: float | None = None) -> ColumnElement[str]:
+    """SQL: :func:`status_now` as a value, to group and count by."""
+    return case((overdue(now), STATUS_OFFLINE), else_=Asset.agent_status)

@@ -3,7 +3,7 @@
 Written with SQLAlchemy Core in one transaction. The common case (no alerts, no logs, nothing
 pending) costs two statements: one ``UPDATE assets ... RETURNING`` that also counts the asset's
 requests for rate limiting and records the applied config revision, and one ``INSERT`` of the metric
-sample that doubles as the replay check (a repeated ``message_id`` inserts nothing). On PostgreSQL the
+sample, skipped for a repeated ``message_id`` (see :data:`REPLAY_WINDOW`). On PostgreSQL the
 transaction may use ``synchronous_commit = off``: losing the last few hundred milliseconds of telemetry
 in a crash is acceptable, losing a ticket is not, so nothing else does. Alerts are recorded in the
 same transaction by :mod:`~lanet.server.services.alerts`, which opens their tickets after it commits.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, literal, select, update
+from sqlalchemy import Connection, String, and_, case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lanet.protocol.heartbeat import MAX_LOG_MESSAGE, Command, HeartbeatRequest, HeartbeatResponse, LogRecord
@@ -52,6 +52,11 @@ def _dialect_insert(conn: Connection, table: Any) -> Any:
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
+#: Message ids remembered per asset for the replay check (see :data:`_PG_HEARTBEAT`).
+REPLAY_WINDOW = 16
+#: ``recent_messages`` holds that many ids (36 characters) and their commas.
+REPLAY_TEXT = REPLAY_WINDOW * 37
+
 # Only module constants are interpolated; every value travels as a bound parameter.
 _PG_HEARTBEAT = f"""
 WITH a AS (
@@ -65,6 +70,15 @@ WITH a AS (
         offline_deadline = %(now_epoch)s + heartbeat_interval * {MISSED_INTERVALS_OFFLINE},
         rate_window_count = CASE WHEN rate_window_start = %(window)s THEN rate_window_count + 1 ELSE 1 END,
         rate_window_start = %(window)s,
+        last_beat_replayed = %(message_id)s::text IS NOT NULL
+            AND position(%(message_id)s::text IN coalesce(recent_messages, '')) > 0,
+        recent_messages = CASE
+            WHEN %(message_id)s::text IS NULL
+                OR position(%(message_id)s::text IN coalesce(recent_messages, '')) > 0
+                OR (CASE WHEN rate_window_start = %(window)s THEN rate_window_count + 1 ELSE 1 END)
+                    > %(limit)s
+            THEN recent_messages
+            ELSE left(%(message_id)s::text || ',' || coalesce(recent_messages, ''), {REPLAY_TEXT}) END,
         config_revision_applied = CASE
             WHEN %(applied)s::int IS NULL THEN config_revision_applied
             WHEN %(applied)s::int > config_revision_pending THEN config_revision_pending
@@ -72,17 +86,16 @@ WITH a AS (
             ELSE config_revision_applied END
     WHERE id = %(asset_id)s AND retired_at IS NULL AND auth_epoch <= %(issued_at)s
     RETURNING client_id, site_id, rate_window_count, config_revision_pending, config_revision_applied,
-              heartbeat_interval,
+              heartbeat_interval, last_beat_replayed,
               (SELECT count(*) FROM commands c
                WHERE c.asset_id = assets.id AND c.status IN ('queued', 'delivered')) AS pending_commands
 ), s AS (
-    INSERT INTO metric_samples (asset_id, message_id, sampled_at, cpu_usage, memory_usage, disk_usage,
+    INSERT INTO metric_samples (asset_id, sampled_at, cpu_usage, memory_usage, disk_usage,
         network_usage, uptime, temperature, processes_count, threads_count, extra)
-    SELECT %(asset_id)s, %(message_id)s, %(sampled_at)s, %(cpu_usage)s, %(memory_usage)s, %(disk_usage)s,
+    SELECT %(asset_id)s, %(sampled_at)s, %(cpu_usage)s, %(memory_usage)s, %(disk_usage)s,
         %(network_usage)s, %(uptime)s, %(temperature)s, %(processes_count)s, %(threads_count)s,
         %(extra)s::jsonb
-    FROM a WHERE a.rate_window_count <= %(limit)s
-    ON CONFLICT (asset_id, message_id) DO NOTHING
+    FROM a WHERE a.rate_window_count <= %(limit)s AND NOT a.last_beat_replayed
     RETURNING 1
 ), l AS (
     INSERT INTO agent_logs (asset_id, logged_at, received_at, level, logger, message)
@@ -95,7 +108,14 @@ SELECT a.*, EXISTS (SELECT 1 FROM s) AS fresh FROM a
 """
 """The whole common heartbeat on PostgreSQL in one statement and one round trip: state update with the
 rate-limit counter and config acknowledgement, the metric sample (skipped when over the limit, a no-op
-for a replayed ``message_id``) and the logs (only with a fresh sample)."""
+for a replayed ``message_id``) and the logs (only with a fresh sample).
+
+The replay check is the asset's last :data:`REPLAY_WINDOW` message ids, kept on its own row
+(``recent_messages``), not an index over all samples ever stored: the heartbeat updates that row
+anyway, and an agent repeats a heartbeat whose answer it lost as its very next request. A SET
+expression reads the row as it was, so ``last_beat_replayed`` says whether this id was already
+there. An id over the rate limit is not remembered: the heartbeat was refused, and its retry must
+be stored."""
 
 
 #: How far back an agent may date a sample it kept while the backend was unreachable.
@@ -280,6 +300,11 @@ class _Written:
 def _write_sqlite(conn: Connection, params: dict[str, Any], records: list[LogRecord]) -> _Written | None:
     """The same writes as :data:`_PG_HEARTBEAT`, as separate statements (SQLite has no DML in CTEs)."""
     applied = params["applied"]
+    counted = case((assets.c.rate_window_start == params["window"], assets.c.rate_window_count + 1), else_=1)
+    message_id = literal(params["message_id"] or "", String())
+    seen: Any = literal(False)
+    if params["message_id"] is not None:
+        seen = func.instr(func.coalesce(assets.c.recent_messages, ""), message_id) > 0
     row = conn.execute(
         update(assets)
         .where(
@@ -301,8 +326,13 @@ def _write_sqlite(conn: Connection, params: dict[str, Any], records: list[LogRec
             update_platform=params["update_platform"],
             offline_deadline=params["now_epoch"] + assets.c.heartbeat_interval * MISSED_INTERVALS_OFFLINE,
             rate_window_start=params["window"],
-            rate_window_count=case(
-                (assets.c.rate_window_start == params["window"], assets.c.rate_window_count + 1), else_=1
+            rate_window_count=counted,
+            last_beat_replayed=seen,
+            recent_messages=case(
+                (or_(seen, counted > params["limit"]), assets.c.recent_messages),
+                else_=func.substr(
+                    message_id + "," + func.coalesce(assets.c.recent_messages, ""), 1, REPLAY_TEXT
+                ),
             ),
             config_revision_applied=(
                 assets.c.config_revision_applied
@@ -321,16 +351,14 @@ def _write_sqlite(conn: Connection, params: dict[str, Any], records: list[LogRec
             assets.c.config_revision_pending,
             assets.c.config_revision_applied,
             assets.c.heartbeat_interval,
+            assets.c.last_beat_replayed,
         )
     ).first()
     if row is None:
         return None
-    fresh = False
-    if row.rate_window_count <= params["limit"]:
-        sample = {key: params[key] for key in _SAMPLE_COLUMNS}
-        stmt = sqlite.insert(samples).values(sample)
-        stmt = stmt.on_conflict_do_nothing(index_elements=[samples.c.asset_id, samples.c.message_id])
-        fresh = conn.execute(stmt.returning(samples.c.id)).first() is not None
+    fresh = row.rate_window_count <= params["limit"] and not row.last_beat_replayed
+    if fresh:
+        conn.execute(insert(samples).values({key: params[key] for key in _SAMPLE_COLUMNS}))
     if fresh and records:
         conn.execute(
             insert(agent_logs),
@@ -366,7 +394,6 @@ def _write_sqlite(conn: Connection, params: dict[str, Any], records: list[LogRec
 
 _SAMPLE_COLUMNS = (
     "asset_id",
-    "message_id",
     "sampled_at",
     "cpu_usage",
     "memory_usage",
@@ -400,54 +427,3 @@ def mark_offline(db: Database, now: datetime | None = None) -> int:
             .values(agent_status=STATUS_OFFLINE)
         )
         return int(result.rowcount or 0)
-
-
-# --- reading, for the portal -------------------------------------------------------------------
-#: Chart ranges: how far back, and the bucket the samples are averaged into (None: every sample).
-RANGES: dict[str, tuple[timedelta, timedelta | None]] = {
-    "hour": (timedelta(hours=1), None),
-    "day": (timedelta(days=1), timedelta(minutes=5)),
-    "week": (timedelta(days=7), timedelta(minutes=30)),
-}
-SERIES = ("cpu_usage", "memory_usage", "disk_usage", "network_usage")
-
-
-def metric_series(
-    session: Any, asset_id: str, range_name: str, now: datetime | None = None
-) -> list[dict[str, Any]]:
-    """Samples of one asset over ``range_name`` (see :data:`RANGES`), oldest first.
-
-    Longer ranges are averaged into buckets so a week is a few hundred points, not ten thousand.
-    """
-    span, bucket = RANGES[range_name]
-    now = now or utcnow()
-    rows = session.execute(
-        select(MetricSample.sampled_at, *(getattr(MetricSample, name) for name in SERIES))
-        .where(MetricSample.asset_id == asset_id, MetricSample.sampled_at >= now - span)
-        .order_by(MetricSample.sampled_at)
-    ).all()
-    if bucket is None:
-        return [{"t": row[0], **dict(zip(SERIES, row[1:], strict=True))} for row in rows]
-    size = bucket.total_seconds()
-    grouped: dict[int, list[Any]] = {}
-    for row in rows:
-        grouped.setdefault(int(row[0].timestamp() // size), []).append(row)
-    points = []
-    for key, members in grouped.items():
-        point: dict[str, Any] = {"t": datetime.fromtimestamp(key * size + size / 2, now.tzinfo)}
-        for index, name in enumerate(SERIES, start=1):
-            values = [m[index] for m in members if m[index] is not None]
-            point[name] = round(sum(values) / len(values), 2) if values else None
-        points.append(point)
-    return points
-
-
-def recent_logs(session: Any, asset_id: str, limit: int = 100) -> list[AgentLog]:
-    return list(
-        session.scalars(
-            select(AgentLog)
-            .where(AgentLog.asset_id == asset_id)
-            .order_by(AgentLog.logged_at.desc())
-            .limit(limit)
-        )
-    )

@@ -2,7 +2,8 @@
  *
  * LanetChart.draw(svg, series, options)
  *   series:  [{label, color, points: [[epochMillis, value|null], ...]}]
- *   options: {min, max (null = from the data), from, to (epochMillis), empty (text), locale}
+ *   options: {min, max (null = from the data), from, to (epochMillis), empty (text), locale,
+ *             projection: {from: [t, v], to: [t, v], color, label} (a dashed line, cut at the edge)}
  * A null value breaks the line. The svg gets data-points = the most points any one series drew.
  */
 (function () {
@@ -71,6 +72,17 @@
       svg.appendChild(el("rect", {x: lx, y: TOP + 2, width: 10, height: 10, fill: s.color}));
       svg.appendChild(el("text", {x: lx + 14, y: TOP + 11, "class": "legend"}, s.label));
     });
+    var p = options.projection;
+    if (p && p.to[0] > p.from[0]) {
+      // Cut the line where it leaves the plot, on the right or at the top.
+      var endT = Math.min(p.to[0], to), slope = (p.to[1] - p.from[1]) / (p.to[0] - p.from[0]);
+      var endV = Math.min(max, p.from[1] + slope * (endT - p.from[0]));
+      if (endV < p.from[1] + slope * (endT - p.from[0])) endT = p.from[0] + (endV - p.from[1]) / slope;
+      svg.appendChild(el("line", {x1: x(p.from[0]), y1: y(p.from[1]), x2: x(endT), y2: y(endV), stroke: p.color,
+        "stroke-width": 1.8, "stroke-dasharray": "5 4", "class": "projection"}));
+      svg.appendChild(el("text", {x: x(endT) - 2, y: Math.max(TOP + 24, y(endV) - 6), "class": "legend projection-label",
+        "text-anchor": "end"}, p.label));
+    }
     if (!drawn) {
       svg.appendChild(el("text", {x: W / 2, y: H / 2, "class": "empty", "text-anchor": "middle"}, options.empty || "—"));
     }

@@ -27,7 +27,7 @@
     if (!box || !window.LanetChart) return;
     var url = box.getAttribute("data-url");
     var range = "hour";
-    var spans = {hour: 3600e3, day: 86400e3, week: 7 * 86400e3};
+    var spans = {hour: 3600e3, day: 86400e3, week: 7 * 86400e3, month: 30 * 86400e3};
     var label = function (k) { return box.getAttribute("data-label-" + k); };
 
     function render(data) {
@@ -36,11 +36,24 @@
         return data.points.map(function (p) { return [Date.parse(p.t), p[key]]; });
       }
       var common = {from: from, to: to, empty: box.getAttribute("data-empty"), locale: lang};
+      // The disk that fills soonest is projected to the right of now, a quarter of the range ahead.
+      var soonest = null;
+      (data.forecasts || []).forEach(function (f) {
+        if (f.full_at && f.used !== null && (!soonest || Date.parse(f.full_at) < Date.parse(soonest.full_at))) soonest = f;
+      });
+      var usage = Object.assign({min: 0, max: 100}, common);
+      if (soonest) {
+        usage.to = to + (to - from) / 4;
+        usage.projection = {
+          from: [Date.parse(soonest.computed_at), soonest.used], to: [Date.parse(soonest.full_at), 100],
+          color: "#d97706", label: soonest.mount + " · " + label("full") + " " + soonest.eta
+        };
+      }
       window.LanetChart.draw(document.getElementById("chart-usage"), [
         {label: label("cpu"), color: "#2563eb", points: series("cpu_usage")},
         {label: label("memory"), color: "#16a34a", points: series("memory_usage")},
         {label: label("disk"), color: "#d97706", points: series("disk_usage")}
-      ], Object.assign({min: 0, max: 100}, common));
+      ], usage);
       window.LanetChart.draw(document.getElementById("chart-network"), [
         {label: label("network"), color: "#7c3aed", points: series("network_usage")}
       ], common);
