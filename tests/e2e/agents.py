@@ -94,10 +94,11 @@ class AgentProcess:
 
 
 def server_samples(db_path: Path, asset_id: str) -> list[str]:
-    """message_ids of the metric samples the server stored for an asset."""
+    """When each metric sample the server stored for an asset was taken (to the second: two
+    heartbeats may share one, so the tests compare counts with the agent's)."""
     with sqlite3.connect(db_path) as conn:
         rows = conn.execute(
-            "SELECT message_id FROM metric_samples WHERE asset_id = ?", (asset_id,)
+            "SELECT sampled_at FROM metric_samples WHERE asset_id = ?", (asset_id,)
         ).fetchall()
     return [r[0] for r in rows]
 

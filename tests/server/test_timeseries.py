@@ -282,6 +282,8 @@ def test_cpu_unusual_for_the_hour_of_the_week_is_a_warning_without_ticket(
     ]
     busy = [_sample(asset_id, NOW - timedelta(minutes=m), 96.0) for m in range(15, -1, -1)]
     _store(db, history + busy)
+    with db.engine.begin() as conn:  # what the last heartbeat wrote
+        conn.execute(update(table_of(Asset)).values(cpu_usage=96.0))
     timeseries.roll_up(db, now=NOW, settle=0)
     result = predictions.predict(db, now=NOW)
     assert result.alerts_opened == 1 and result.tickets == []

@@ -8,9 +8,8 @@ in the last hour:
   disk, which opens a ticket when the machine's ``auto_ticket_creation`` is on ("El disco C: se
   llenará en unas 18 horas");
 - **CPU and memory anomalies** against the machine's own hour of the week (:mod:`.anomaly`) are
-  kept as ``cpu_anomaly`` / ``memory_anomaly`` warnings. Only machines whose last ten minutes stayed
-  above the smallest rise that counts are examined: an idle PC costs one grouped query, not its
-  month of history.
+  kept as ``cpu_anomaly`` / ``memory_anomaly`` warnings. Only machines whose last heartbeat is above
+  the smallest rise that counts are examined: an idle PC costs nothing, not its month of history.
 
 An alert is refreshed at every pass while its prediction holds and resolved at the first pass it
 does not. One machine's failure is logged and the others go on.
@@ -66,15 +65,18 @@ def predict(db: Database, now: datetime | None = None, *, force: bool = False) -
         if not force and last is not None and stamp - last < PREDICT_EVERY:
             return Predicted()
         timeseries.write_mark(conn, "predicted_at", stamp)
-        active = list(
-            conn.execute(
-                select(assets.c.id).where(assets.c.retired_at.is_(None), assets.c.last_seen >= now - ACTIVE)
-            ).scalars()
-        )
-        busy = {
-            metric: set(timeseries.busy_assets(conn, metric, anomaly.MIN_RISE, now))
-            for metric in ANOMALY_TYPES
-        }
+        rows = conn.execute(
+            select(assets.c.id, assets.c.cpu_usage, assets.c.memory_usage).where(
+                assets.c.retired_at.is_(None), assets.c.last_seen >= now - ACTIVE
+            )
+        ).all()
+    active = [row.id for row in rows]
+    # An anomaly needs every recent sample at least MIN_RISE above the usual, so a machine whose
+    # last heartbeat is below MIN_RISE cannot be having one: its history is not read.
+    busy = {
+        "cpu": {row.id for row in rows if (row.cpu_usage or 0) >= anomaly.MIN_RISE},
+        "memory": {row.id for row in rows if (row.memory_usage or 0) >= anomaly.MIN_RISE},
+    }
     result = Predicted(assets=len(active))
     for asset_id in active:
         try:

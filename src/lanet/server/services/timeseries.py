@@ -15,8 +15,11 @@ moment after it, and must not be skipped.
 1 hour), aggregated by the database. The newest buckets, which a pass may not have folded yet, are
 aggregated from the raw samples in the same query, so a chart is never behind the heartbeat.
 
-**Retention** deletes in batches of :data:`DELETE_BATCH` rows, one short transaction each, so it
-never holds a lock a heartbeat waits for.
+**Retention.** On PostgreSQL the samples and the agent logs live in one partition per day
+(:func:`ensure_partitions` makes them ahead), and a day past its retention is dropped whole. The rest
+(the roll-ups, the audit log, SQLite's tables, rows left in a default partition) is deleted in
+batches of :data:`DELETE_BATCH` rows, one short transaction each, so retention never holds a lock
+a heartbeat waits for.
 """
 
 import re
@@ -245,8 +248,9 @@ def roll_up(
                 covered += hi - done
                 done = hi
                 continue
-            params["since"] = _aware(since) - timedelta(seconds=COARSE)
-            params["until"] = _aware(until) + timedelta(seconds=COARSE)
+            # Whole 5-minute buckets at both ends (the raw join only builds those).
+            params["since"] = _aware(since) - timedelta(seconds=FINE)
+            params["until"] = _aware(until) + timedelta(seconds=FINE)
             for sql in (
                 _fine_metrics_sql(d),
                 _fine_disks_sql(d),
@@ -556,20 +560,6 @@ def metric_history(
         {"asset": asset_id, "start": int(now.timestamp() - days * 86400), "raw": raw_from},
     ).all()
     return [(float(moment), float(value)) for moment, value in rows]
-
-
-def busy_assets(conn: Connection, metric: str, floor: float, now: datetime, minutes: int = 10) -> list[str]:
-    """Assets whose ``cpu``/``memory`` stayed at or above ``floor`` through the last ``minutes``:
-    the only ones that can be having an anomaly worth its rise, found without reading history."""
-    column = dict(_METRICS)[metric]
-    rows = conn.execute(
-        text(
-            f"SELECT asset_id FROM metric_samples WHERE sampled_at >= :since AND {column} IS NOT NULL "
-            f"GROUP BY asset_id HAVING min({column}) >= :floor"
-        ).bindparams(_moment_param("since")),
-        {"since": now - timedelta(minutes=minutes), "floor": floor},
-    ).all()
-    return [row[0] for row in rows]
 
 
 def recent_logs(session: Session, asset_id: str, limit: int = 100) -> list[AgentLog]:
