@@ -175,15 +175,22 @@ class LiveServer:
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "lanet.server.cli", *args],
             env=self.env,
+            input=input,
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
+
+    def create_user(self, email: str, role: str, password: str, client: str | None = None) -> None:
+        """``lanet-server users create``, the password typed at its prompt, as an administrator does."""
+        args = ["users", "create", "--email", email, "--role", role]
+        done = self.cli(*args, *(["--client", client] if client else []), input=password + "\n")
+        assert done.returncode == 0, done.stderr
 
     def stop(self) -> None:
         if self.proc.poll() is None:

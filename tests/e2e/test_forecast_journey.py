@@ -5,8 +5,6 @@ it raised and the ticket it opened. Screenshots land in artifacts/portal/."""
 
 import copy
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,17 +77,7 @@ def test_a_filling_disk_shows_its_eta_raises_an_alert_and_opens_a_ticket(server:
         "config", "set", "--scope", "client", "--id", "Despacho Ruiz", "auto_ticket_creation", "true"
     )
     assert done.returncode == 0, done.stderr
-    user = ["users", "create", "--email", "tec@lanet.mx", "--role", "technician"]
-    created = subprocess.run(
-        [sys.executable, "-m", "lanet.server.cli", *user],
-        check=False,
-        input=PASSWORD + "\n",
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert created.returncode == 0, created.stderr
+    server.create_user("tec@lanet.mx", "technician", PASSWORD)
 
     now = datetime.now(UTC)
     _week_of_history(server.env["LANET_DATABASE_URL"], agent["asset_id"], now)

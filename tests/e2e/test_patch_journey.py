@@ -7,8 +7,6 @@ left unapproved stays as it was. Screenshots land in artifacts/portal/. Needs ro
 import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,29 +54,6 @@ def root(tmp_path: Path) -> Iterator[PatchRoot]:
         yield made
 
 
-def _technician(server: LiveServer) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lanet.server.cli",
-            "users",
-            "create",
-            "--email",
-            "tec@lanet.mx",
-            "--role",
-            "technician",
-        ],
-        check=False,
-        input=PASSWORD + "\n",
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-
-
 def _updates(server: LiveServer, asset_id: str) -> dict[str, dict[str, object]]:
     done = server.cli("patches", "list", "--asset", asset_id, "--json", "--all")
     assert done.returncode == 0, done.stderr
@@ -102,7 +77,7 @@ def test_a_technician_approves_one_package_and_the_agent_installs_it_in_its_wind
     config["backend"].update(retry_delay=1, timeout=10)
     config["patches"] = {"allow_restart": False}  # never restart the machine running the tests
     config_path.write_text(json.dumps(config))
-    _technician(server)
+    server.create_user("tec@lanet.mx", "technician", PASSWORD)
     agent = root.start_agent(tmp_path / "agent.out")
     try:
         listed = wait_for(lambda: len(_updates(server, asset_id)) == 2, 180, "the agent's first scan")

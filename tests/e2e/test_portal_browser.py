@@ -5,8 +5,6 @@ heartbeats; a technician creates a token and runs a script. Screenshots land in 
 import copy
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,16 +30,6 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
     live.stop()
 
 
-def _user(server: LiveServer, email: str, role: str, client: str | None = None) -> None:
-    args = [sys.executable, "-m", "lanet.server.cli", "users", "create", "--email", email, "--role", role]
-    if client:
-        args += ["--client", client]
-    done = subprocess.run(
-        args, check=False, input=PASSWORD + "\n", env=server.env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-
-
 @pytest.fixture
 def fleet(server: LiveServer, tmp_path: Path) -> Iterator[tuple[LiveServer, AgentProcess, str]]:
     """This machine's agent in "Cafe Mexico", heartbeating every 5 s; another client's asset beside it."""
@@ -62,8 +50,8 @@ def fleet(server: LiveServer, tmp_path: Path) -> Iterator[tuple[LiveServer, Agen
         requests.post(f"{server.url}/api/agents/register-with-token", json=body, timeout=10).status_code
         == 201
     )
-    _user(server, "ana@cafe.mx", "client_admin", "Cafe Mexico")
-    _user(server, "tec@lanet.mx", "technician")
+    server.create_user("ana@cafe.mx", "client_admin", PASSWORD, "Cafe Mexico")
+    server.create_user("tec@lanet.mx", "technician", PASSWORD)
     agent.start()
     yield server, agent, asset_id
     agent.stop()

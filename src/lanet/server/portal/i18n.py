@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import g, request
 
 from lanet.i18n import LANGUAGES, parse_po
+from lanet.server.services.forecast import eta_rounded
 
 COOKIE = "lanet_lang"
 
@@ -43,10 +44,11 @@ def time_ahead(hours: float | None) -> str:
     """A span ahead as people say it ("unas 18 horas", "unos 3 días"); None is "Nunca"."""
     if hours is None:
         return gettext("Nunca")
-    if hours < 1:
+    unit, count = eta_rounded(hours)
+    if unit == "under_an_hour":
         return gettext("menos de una hora")
-    if hours < 1.5:
+    if unit == "an_hour":
         return gettext("una hora")
-    if hours < 36:
-        return gettext("unas {n} horas", n=round(hours))
-    return gettext("unos {n} días", n=round(hours / 24))
+    if unit == "hours":
+        return gettext("unas {n} horas", n=count)
+    return gettext("unos {n} días", n=count)

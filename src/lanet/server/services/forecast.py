@@ -148,3 +148,18 @@ def disk_forecast(samples: Sequence[Sample], now: float) -> Forecast:
         if sustained == "ok":
             break
     return Forecast(latest.used, latest.slope, latest.eta_hours, sustained)
+
+
+EtaUnit = Literal["under_an_hour", "an_hour", "hours", "days"]
+
+
+def eta_rounded(hours: float) -> tuple[EtaUnit, int]:
+    """An ETA rounded as people say it, (unit, count): under an hour, an hour, hours up to a day
+    and a half, days after that. The alert text and the portal say it in words of their own."""
+    if hours < 1:
+        return "under_an_hour", 0
+    if hours < 1.5:
+        return "an_hour", 1
+    if hours < 36:
+        return "hours", round(hours)
+    return "days", round(hours / 24)

@@ -162,15 +162,14 @@ def _store(conn: Connection, asset_id: str, mount: str, found: forecast.Forecast
 
 
 def eta_text(hours: float) -> str:
-    """An ETA as a person says it: "menos de una hora", "unas 18 horas", "unos 3 días"."""
-    if hours < 1:
-        return "menos de una hora"
-    if hours < 1.5:
-        return "una hora"
-    if hours < 36:
-        return f"unas {round(hours)} horas"
-    days = round(hours / 24)
-    return f"unos {days} días"
+    """An ETA in the alert's Spanish: "menos de una hora", "unas 18 horas", "unos 3 días"."""
+    unit, count = forecast.eta_rounded(hours)
+    return {
+        "under_an_hour": "menos de una hora",
+        "an_hour": "una hora",
+        "hours": f"unas {count} horas",
+        "days": f"unos {count} días",
+    }[unit]
 
 
 def _disk_alert(mount: str, found: forecast.Forecast) -> AlertMessage | None:

@@ -134,14 +134,30 @@ def _upsert(table: str, keys: Sequence[str], columns: Sequence[str]) -> str:
     return f"INSERT INTO {table} ({names}) {{select}} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
 
 
+def _raw_of_touched(d: _Dialect) -> str:
+    """The touched 5-minute buckets (``t``) joined to all their raw samples (``s``), kept to the
+    chunk's dates (``:since``, ``:until``) so the planner reads only those partitions and ranges."""
+    return (
+        f"FROM ({_touched(d, FINE)}) t JOIN metric_samples s ON s.asset_id = t.asset_id "
+        f"AND s.sampled_at >= {d.moment('t.b')} AND s.sampled_at < {d.moment(f't.b + {FINE}')} "
+        f"AND s.sampled_at >= :since AND s.sampled_at < :until "
+    )
+
+
+def _fine_of_touched(d: _Dialect, table: str) -> str:
+    """The touched hours (``t``) joined to their 5-minute roll-ups (``r``) in ``table``."""
+    return (
+        f"FROM ({_touched(d, COARSE)}) t JOIN {table} r ON r.asset_id = t.asset_id "
+        f"AND r.bucket >= t.b AND r.bucket < t.b + {COARSE}"
+    )
+
+
 def _fine_metrics_sql(d: _Dialect) -> str:
     aggregates = ", ".join(f"avg(s.{column}), min(s.{column}), max(s.{column})" for _, column in _METRICS)
     select_ = (
         f"SELECT s.asset_id, t.b, count(*), {aggregates}, avg(s.network_usage), max(s.network_usage), "
         f"avg(s.temperature), max(s.temperature) "
-        f"FROM ({_touched(d, FINE)}) t JOIN metric_samples s ON s.asset_id = t.asset_id "
-        f"AND s.sampled_at >= {d.moment('t.b')} AND s.sampled_at < {d.moment(f't.b + {FINE}')} "
-        f"AND s.sampled_at >= :since AND s.sampled_at < :until "
+        f"{_raw_of_touched(d)}"
         f"WHERE 1 = 1 GROUP BY s.asset_id, t.b"
     )
     return _upsert("metric_rollups_5m", ("asset_id", "bucket"), _FINE_COLUMNS).format(select=select_)
@@ -152,9 +168,7 @@ def _fine_disks_sql(d: _Dialect) -> str:
     select_ = (
         f"SELECT s.asset_id, {mount}, t.b, count(*), avg({percent}), min({percent}), max({percent}), "
         f"max({total}) "
-        f"FROM ({_touched(d, FINE)}) t JOIN metric_samples s ON s.asset_id = t.asset_id "
-        f"AND s.sampled_at >= {d.moment('t.b')} AND s.sampled_at < {d.moment(f't.b + {FINE}')} "
-        f"AND s.sampled_at >= :since AND s.sampled_at < :until "
+        f"{_raw_of_touched(d)}"
         f"{d.disks('x')} WHERE {mount} IS NOT NULL GROUP BY s.asset_id, {mount}, t.b"
     )
     return _upsert("disk_rollups_5m", ("asset_id", "mount", "bucket"), _DISK_COLUMNS).format(select=select_)
@@ -180,8 +194,7 @@ def _coarse_metrics_sql(d: _Dialect) -> str:
     ]
     select_ = (
         f"SELECT r.asset_id, t.b, sum(r.samples), {', '.join(parts)} "
-        f"FROM ({_touched(d, COARSE)}) t JOIN metric_rollups_5m r ON r.asset_id = t.asset_id "
-        f"AND r.bucket >= t.b AND r.bucket < t.b + {COARSE} WHERE 1 = 1 GROUP BY r.asset_id, t.b"
+        f"{_fine_of_touched(d, 'metric_rollups_5m')} WHERE 1 = 1 GROUP BY r.asset_id, t.b"
     )
     return _upsert("metric_rollups_1h", ("asset_id", "bucket"), _FINE_COLUMNS).format(select=select_)
 
@@ -190,15 +203,18 @@ def _coarse_disks_sql(d: _Dialect) -> str:
     select_ = (
         f"SELECT r.asset_id, r.mount, t.b, sum(r.samples), {_weighted('used_avg')}, min(r.used_min), "
         f"max(r.used_max), max(r.total) "
-        f"FROM ({_touched(d, COARSE)}) t JOIN disk_rollups_5m r ON r.asset_id = t.asset_id "
-        f"AND r.bucket >= t.b AND r.bucket < t.b + {COARSE} WHERE 1 = 1 GROUP BY r.asset_id, r.mount, t.b"
+        f"{_fine_of_touched(d, 'disk_rollups_5m')} WHERE 1 = 1 GROUP BY r.asset_id, r.mount, t.b"
     )
     return _upsert("disk_rollups_1h", ("asset_id", "mount", "bucket"), _DISK_COLUMNS).format(select=select_)
 
 
+def _newest(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT coalesce(max(id), 0) FROM metric_samples")).scalar_one())
+
+
 def newest_sample(db: Database) -> int:
     with db.engine.connect() as conn:
-        return int(conn.execute(text("SELECT coalesce(max(id), 0) FROM metric_samples")).scalar_one())
+        return _newest(conn)
 
 
 def roll_up(
@@ -213,7 +229,7 @@ def roll_up(
     now = now or utcnow()
     stamp = int(now.timestamp())
     with db.engine.begin() as conn:
-        newest = int(conn.execute(text("SELECT coalesce(max(id), 0) FROM metric_samples")).scalar_one())
+        newest = _newest(conn)
         done = read_mark(conn, "rollup_done") or 0
         raw_cutoff = datetime.fromtimestamp(read_mark(conn, "raw_expired_before") or 0, UTC)
         if upto is not None:
@@ -221,8 +237,12 @@ def roll_up(
         elif settle:
             # Read up to the newest id seen by an earlier pass at least ``settle`` seconds ago.
             seen, seen_at = read_mark(conn, "rollup_seen"), read_mark(conn, "rollup_seen_at")
-            upto = seen if seen is not None and seen_at is not None and stamp - seen_at >= settle else done
-            if seen is None or seen_at is None or stamp - seen_at >= settle:
+            if seen is None or seen_at is None:  # the first pass: it only sees
+                upto, ripe = done, True
+            else:
+                ripe = stamp - seen_at >= settle
+                upto = seen if ripe else done
+            if ripe:
                 write_mark(conn, "rollup_seen", newest)
                 write_mark(conn, "rollup_seen_at", stamp)
         else:
@@ -242,25 +262,25 @@ def roll_up(
                 ),
                 {"lo": done, "hi": hi},
             ).one()
-            params = {"lo": done, "hi": hi, "raw_cutoff": raw_cutoff}
-            if since is None:
-                write_mark(conn, "rollup_done", hi)
-                covered += hi - done
-                done = hi
-                continue
-            # Whole 5-minute buckets at both ends (the raw join only builds those).
-            params["since"] = _aware(since) - timedelta(seconds=FINE)
-            params["until"] = _aware(until) + timedelta(seconds=FINE)
-            for sql in (
-                _fine_metrics_sql(d),
-                _fine_disks_sql(d),
-                _coarse_metrics_sql(d),
-                _coarse_disks_sql(d),
-            ):
-                moments = [
-                    _moment_param(name) for name in ("raw_cutoff", "since", "until") if f":{name}" in sql
-                ]
-                conn.execute(text(sql).bindparams(*moments), params)
+            if since is not None:  # None: the chunk's samples were all expired or deleted
+                params = {
+                    "lo": done,
+                    "hi": hi,
+                    "raw_cutoff": raw_cutoff,
+                    # Whole 5-minute buckets at both ends (the raw join only builds those).
+                    "since": _aware(since) - timedelta(seconds=FINE),
+                    "until": _aware(until) + timedelta(seconds=FINE),
+                }
+                for sql in (
+                    _fine_metrics_sql(d),
+                    _fine_disks_sql(d),
+                    _coarse_metrics_sql(d),
+                    _coarse_disks_sql(d),
+                ):
+                    moments = [
+                        _moment_param(name) for name in ("raw_cutoff", "since", "until") if f":{name}" in sql
+                    ]
+                    conn.execute(text(sql).bindparams(*moments), params)
             write_mark(conn, "rollup_done", hi)
         covered += hi - done
         done = hi

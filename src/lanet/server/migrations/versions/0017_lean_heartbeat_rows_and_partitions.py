@@ -42,52 +42,39 @@ def upgrade() -> None:
     # Room on each page for the heartbeat's new row version beside the old one (a HOT update).
     op.execute("ALTER TABLE assets SET (fillfactor = 70)")
     for table, column, index in PARTITIONED:
-        old = f"{table}_unpartitioned"
-        op.execute(f"ALTER SEQUENCE {table}_id_seq OWNED BY NONE")
-        op.execute(f"ALTER TABLE {table} RENAME TO {old}")
-        op.execute(f"ALTER TABLE {old} RENAME CONSTRAINT pk_{table} TO pk_{old}")
-        op.execute(
-            f"ALTER TABLE {old} RENAME CONSTRAINT fk_{table}_asset_id_assets TO fk_{old}_asset_id_assets"
-        )
-        op.execute(f"ALTER INDEX {index} RENAME TO {index}_unpartitioned")
-        op.execute(
-            f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
-            f"PARTITION BY RANGE ({column})"
-        )
-        op.execute(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY (id, {column})")
-        op.execute(
-            f"ALTER TABLE {table} ADD CONSTRAINT fk_{table}_asset_id_assets FOREIGN KEY (asset_id) "
-            "REFERENCES assets (id) ON DELETE CASCADE"
-        )
-        op.execute(f"CREATE INDEX {index} ON {table} (asset_id, {column})")
+        _rebuild(table, column, index, partitioned=True)
+
+
+def _rebuild(table: str, column: str, index: str, *, partitioned: bool) -> None:
+    """Make ``table`` again, partitioned by day of ``column`` (into a default partition) or plain,
+    with the same columns, keys, index and id sequence, and its rows."""
+    old = f"{table}_{'unpartitioned' if partitioned else 'partitioned'}"
+    op.execute(f"ALTER SEQUENCE {table}_id_seq OWNED BY NONE")
+    op.execute(f"ALTER TABLE {table} RENAME TO {old}")
+    op.execute(f"ALTER TABLE {old} RENAME CONSTRAINT pk_{table} TO pk_{old}")
+    op.execute(f"ALTER TABLE {old} RENAME CONSTRAINT fk_{table}_asset_id_assets TO fk_{old}_asset_id_assets")
+    op.execute(f"ALTER INDEX {index} RENAME TO {index}_{old.rsplit('_', 1)[1]}")
+    by_day = f" PARTITION BY RANGE ({column})" if partitioned else ""
+    op.execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS){by_day}")
+    key = f"id, {column}" if partitioned else "id"
+    op.execute(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({key})")
+    op.execute(
+        f"ALTER TABLE {table} ADD CONSTRAINT fk_{table}_asset_id_assets FOREIGN KEY (asset_id) "
+        "REFERENCES assets (id) ON DELETE CASCADE"
+    )
+    op.execute(f"CREATE INDEX {index} ON {table} (asset_id, {column})")
+    if partitioned:
         op.execute(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
-        op.execute(f"INSERT INTO {table} SELECT * FROM {old}")
-        op.execute(f"ALTER SEQUENCE {table}_id_seq OWNED BY {table}.id")
-        op.execute(f"DROP TABLE {old}")
+    op.execute(f"INSERT INTO {table} SELECT * FROM {old}")
+    op.execute(f"ALTER SEQUENCE {table}_id_seq OWNED BY {table}.id")
+    op.execute(f"DROP TABLE {old} CASCADE")  # with its day partitions, when it had them
 
 
 def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
         for table, column, index in PARTITIONED:
-            old = f"{table}_partitioned"
-            op.execute(f"ALTER SEQUENCE {table}_id_seq OWNED BY NONE")
-            op.execute(f"ALTER TABLE {table} RENAME TO {old}")
-            op.execute(f"ALTER TABLE {old} RENAME CONSTRAINT pk_{table} TO pk_{old}")
-            op.execute(
-                f"ALTER TABLE {old} RENAME CONSTRAINT fk_{table}_asset_id_assets TO fk_{old}_asset_id_assets"
-            )
-            op.execute(f"ALTER INDEX {index} RENAME TO {index}_partitioned")
-            op.execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-            op.execute(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY (id)")
-            op.execute(
-                f"ALTER TABLE {table} ADD CONSTRAINT fk_{table}_asset_id_assets FOREIGN KEY (asset_id) "
-                "REFERENCES assets (id) ON DELETE CASCADE"
-            )
-            op.execute(f"CREATE INDEX {index} ON {table} (asset_id, {column})")
-            op.execute(f"INSERT INTO {table} SELECT * FROM {old}")
-            op.execute(f"ALTER SEQUENCE {table}_id_seq OWNED BY {table}.id")
-            op.execute(f"DROP TABLE {old} CASCADE")
+            _rebuild(table, column, index, partitioned=False)
         op.execute("ALTER TABLE assets RESET (fillfactor)")
     with op.batch_alter_table("metric_samples") as batch:
         batch.add_column(sa.Column("message_id", sa.String(length=36), nullable=True))
